@@ -1,0 +1,42 @@
+# moonrelay build. `make run` and `make test` are the two commands a newcomer needs.
+GO        ?= go
+BIN       := bin/moonrelay
+GUESTDIR  := build/guests
+DEMO_DATA ?= .data/demo
+# Main packages under guests/ (everything except the SDK) are compiled to WebAssembly.
+GUEST_PKGS := $(shell find guests -name '*.go' -not -name '*_test.go' -not -path 'guests/sdk/*' 2>/dev/null | xargs -r grep -l '^package main' | xargs -r -n1 dirname | sort -u)
+
+.PHONY: all build guests run test test-short bench vet clean
+
+all: build guests
+
+build:
+	$(GO) build -o $(BIN) ./cmd/moonrelay
+
+# Each guest becomes build/guests/<dir name>.wasm, a reactor module (see runtime/RATIONALE.md).
+guests:
+	@mkdir -p $(GUESTDIR)
+	@for d in $(GUEST_PKGS); do \
+		name=$$(basename $$d); \
+		GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags='-s -w' -o $(GUESTDIR)/$$name.wasm ./$$d || exit 1; \
+	done
+	@echo "guests: $(words $(GUEST_PKGS)) built into $(GUESTDIR)"
+
+run: build guests
+	$(BIN) -c configs/demo.toml -d $(DEMO_DATA) --simulate --debug
+
+vet:
+	$(GO) vet ./...
+
+test: build guests
+	$(GO) vet ./...
+	MOONRELAY_GUESTS=$(CURDIR)/$(GUESTDIR) $(GO) test -race -count=1 -timeout 8m ./...
+
+test-short: guests
+	MOONRELAY_GUESTS=$(CURDIR)/$(GUESTDIR) $(GO) test -short -count=1 ./...
+
+bench: build guests
+	MOONRELAY_GUESTS=$(CURDIR)/$(GUESTDIR) $(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 20m ./...
+
+clean:
+	rm -rf bin build
