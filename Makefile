@@ -10,8 +10,10 @@ GUEST_PKGS := $(shell find guests -name '*.go' -not -name '*_test.go' -not -path
 
 all: build guests
 
+VERSION   ?= v0.1.0-g$(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/moonrelay
+	$(GO) build -ldflags '-X main.version=$(VERSION)' -o $(BIN) ./cmd/moonrelay
 
 # Each guest becomes build/guests/<dir name>.wasm, a reactor module (see runtime/RATIONALE.md).
 guests:
