@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,7 +33,7 @@ func freePort(t *testing.T) int {
 
 // startBinary runs moonrelay with a config naming port and data folder and
 // waits until it answers.
-func startBinary(t *testing.T, extraTOML string, args ...string) (cmd *exec.Cmd, base string, dataDir string, logs *bytes.Buffer) {
+func startBinary(t *testing.T, extraTOML string, args ...string) (cmd *exec.Cmd, base string, dataDir string, logs *logBuffer) {
 	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
@@ -42,9 +42,9 @@ func startBinary(t *testing.T, extraTOML string, args ...string) (cmd *exec.Cmd,
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logs = &bytes.Buffer{}
+	logs = &logBuffer{}
 	cmd = exec.Command(binary, append([]string{"-c", path}, args...)...)
-	cmd.Stderr = &lockedWriter{w: logs}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -184,12 +184,21 @@ func TestStartupLogAndAPIKey(t *testing.T) {
 	}
 }
 
-// lockedWriter serialises writes from the child's stderr copier and reads
-// by the test.
-type lockedWriter struct {
-	w *bytes.Buffer
+// logBuffer collects a child's stderr; the copier goroutine writes while
+// the test reads.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) { return l.w.Write(p) }
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
 
-var _ = bufio.NewReader
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
