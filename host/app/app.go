@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/moonrelay/moonrelay/host/config"
+	"github.com/moonrelay/moonrelay/host/files"
 	"github.com/moonrelay/moonrelay/host/server"
 	"github.com/moonrelay/moonrelay/host/store"
 )
@@ -56,6 +57,8 @@ type App struct {
 	Log     *slog.Logger
 	Server  *server.Server
 	Store   *store.Store
+	// Files is the file manager (gcodes and config roots).
+	Files *files.Manager
 
 	logFile    io.Closer
 	components []Component
@@ -121,7 +124,9 @@ func New(cfg *config.Config, opts Options) (a *App, err error) {
 		MaxWebsocketMessage: cfg.Server.MaxWebsocketMessageSize,
 	})
 	a.Server.SetConfigView(func() any { return cfg.Redacted() })
-	a.buildComponents()
+	if err := a.buildComponents(); err != nil {
+		return a, err
+	}
 	return a, nil
 }
 

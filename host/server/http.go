@@ -174,7 +174,7 @@ func httpArgs(ctx *fasthttp.RequestCtx, limit int64) (map[string]any, *Error) {
 	}
 	ctx.VisitUserValues(func(k []byte, v any) {
 		if s, ok := v.(string); ok {
-			args[string(k)] = s
+			args[string(k)] = PathParam(s)
 		}
 	})
 	return args, nil
@@ -219,10 +219,7 @@ func queryValue(key, val string) (string, any, *Error) {
 const drainLimit = 16 << 20
 
 func tooLarge(ctx *fasthttp.RequestCtx, limit int64) *Error {
-	ctx.SetConnectionClose()
-	if ctx.Request.IsBodyStream() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(ctx.RequestBodyStream(), drainLimit))
-	}
+	DrainTooLarge(ctx)
 	return Errorf(fasthttp.StatusRequestEntityTooLarge, "Request body is larger than the %s this endpoint accepts", formatSize(limit))
 }
 
@@ -377,4 +374,40 @@ func reasonOK(s string) bool {
 		}
 	}
 	return true
+}
+
+// PathParam decodes a router path parameter, which arrives still
+// percent-encoded ("b%C3%A9nchy.gcode" → "bénchy.gcode").
+func PathParam(v string) string {
+	if d, err := url.PathUnescape(v); err == nil {
+		return d
+	}
+	return v
+}
+
+// DrainTooLarge reads and discards up to 16 MiB of an oversized body so
+// that the client sees the 413 rather than a connection reset, and marks the
+// connection to be closed.
+func DrainTooLarge(ctx *fasthttp.RequestCtx) {
+	ctx.SetConnectionClose()
+	if ctx.Request.IsBodyStream() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(ctx.RequestBodyStream(), drainLimit))
+	}
+}
+
+// WriteError writes err in Moonraker's error envelope; for raw handlers.
+func WriteError(ctx *fasthttp.RequestCtx, err error) { writeError(ctx, asError(err)) }
+
+// WriteJSON writes v as a JSON body with the given status, without the
+// {"result": ...} envelope; for raw handlers (uploads, OctoPrint).
+func WriteJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	b := getEncBuf()
+	defer putEncBuf(b)
+	if err := b.encodeValue(v); err != nil {
+		writeError(ctx, &Error{Code: fasthttp.StatusInternalServerError, Message: "Internal Server Error: the result could not be encoded as JSON"})
+		return
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType(contentTypeJSON)
+	ctx.SetBody(b.buf.Bytes())
 }
