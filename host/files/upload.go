@@ -248,7 +248,7 @@ func uploadReadErr(err error, tooLarge error) error {
 
 // rawFilename returns the file name as the client sent it (Go's FileName
 // strips folders, which would hide a traversal attempt); RFC 5987
-// filename*=UTF-8'' names are decoded by mime.ParseMediaType.
+// filename*=UTF-8” names are decoded by mime.ParseMediaType.
 func rawFilename(p *multipart.Part) string {
 	_, params, err := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
 	if err != nil {
