@@ -140,7 +140,7 @@ func TestStartupLogAndAPIKey(t *testing.T) {
 	cmd, base, dataDir, logs := startBinary(t, "[notifier.phone]\nurl = \"ntfy://x/y\"\n")
 	_ = cmd
 	// The start line names version, config, components and listen address.
-	if !regexp.MustCompile(`msg="moonrelay started" version=\S+ config=\S+moonrelay.toml data_path=\S+ components=\S* listen=http://127\.0\.0\.1:\d+`).MatchString(logs.String()) {
+	if !regexp.MustCompile(`msg="moonrelay started" version=\S+ config=\S+moonrelay.toml data_path=\S+ components=("[^"]*"|\S*) listen=http://127\.0\.0\.1:\d+`).MatchString(logs.String()) {
 		t.Errorf("start line missing fields:\n%s", logs)
 	}
 	st, err := os.Stat(filepath.Join(dataDir, "database", "api_key"))

@@ -4,9 +4,10 @@
 //
 // Usage:
 //
-//	moonrelay [-c config.toml] [-d data_dir] [--debug] [--simulate] [--log-format text|json]
+//	moonrelay [-c config.toml] [-d data_dir] [--debug] [--simulate [--sim-speed N]] [--log-format text|json]
 //	moonrelay check-config -c config.toml
 //	moonrelay show-api-key [-c config.toml] [-d data_dir]
+//	moonrelay sim --socket PATH [--gcodes DIR] [--speed N]
 //	moonrelay version
 package main
 
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,6 +27,7 @@ import (
 
 	"github.com/moonrelay/moonrelay/host/app"
 	"github.com/moonrelay/moonrelay/host/config"
+	"github.com/moonrelay/moonrelay/host/klippy/sim"
 )
 
 // version is set at link time by the Makefile (-X main.version=...).
@@ -46,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return checkConfig(args[1:], stdout, stderr)
 		case "show-api-key":
 			return showAPIKey(args[1:], stdout, stderr)
+		case "sim":
+			return runSim(args[1:], stderr)
 		case "help", "-h", "--help":
 			usage(stdout)
 			return 0
@@ -63,6 +68,8 @@ func usage(w io.Writer) {
         check a config file and list every problem (exit 0 ok, 2 problems)
   moonrelay show-api-key [-c config.toml] [-d data_dir]
         print the API key that clients outside trusted_clients must send
+  moonrelay sim --socket PATH [--gcodes DIR] [--speed N]
+        run only the simulated printer on a Klippy API socket
   moonrelay version
         print the version
 `)
@@ -151,6 +158,18 @@ func showAPIKey(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// runSim runs the simulated printer alone until SIGINT or SIGTERM.
+func runSim(args []string, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	if err := sim.Main(ctx, args, stderr, logger); err != nil {
+		fmt.Fprintf(stderr, "moonrelay sim: %v\n", err)
+		return 2
+	}
+	return 0
+}
+
 func serve(args []string, stderr io.Writer) int {
 	fset := flag.NewFlagSet("moonrelay", flag.ContinueOnError)
 	fset.SetOutput(stderr)
@@ -158,6 +177,7 @@ func serve(args []string, stderr io.Writer) int {
 	cf.register(fset)
 	debug := fset.Bool("debug", false, "debug logging and /debug endpoints")
 	simulate := fset.Bool("simulate", false, "run the built-in simulated printer")
+	simSpeed := fset.Float64("sim-speed", 10, "with --simulate: simulated seconds per real second")
 	logFormat := fset.String("log-format", "text", "log format on stderr: text or json")
 	fset.Usage = func() { usage(stderr) }
 	if err := fset.Parse(args); err != nil {
@@ -177,6 +197,7 @@ func serve(args []string, stderr io.Writer) int {
 		DataPath:  cf.dataDir,
 		Debug:     *debug,
 		Simulate:  *simulate,
+		SimSpeed:  *simSpeed,
 		LogFormat: *logFormat,
 		Stderr:    stderr,
 	})

@@ -12,6 +12,8 @@ import (
 
 	"github.com/moonrelay/moonrelay/host/config"
 	"github.com/moonrelay/moonrelay/host/files"
+	"github.com/moonrelay/moonrelay/host/jobstate"
+	"github.com/moonrelay/moonrelay/host/printer"
 	"github.com/moonrelay/moonrelay/host/server"
 	"github.com/moonrelay/moonrelay/host/store"
 )
@@ -39,6 +41,8 @@ type Options struct {
 	Debug bool
 	// Simulate runs the built-in printer simulator (--simulate).
 	Simulate bool
+	// SimSpeed is the simulator's speed: simulated seconds per real second.
+	SimSpeed float64
 	// Port, when non-zero, replaces [server] port; -1 picks a free port.
 	Port int
 	// LogFormat is "text" or "json" for stderr.
@@ -59,6 +63,10 @@ type App struct {
 	Store   *store.Store
 	// Files is the file manager (gcodes and config roots).
 	Files *files.Manager
+	// Printer is the Klippy link and the printer endpoints.
+	Printer *printer.Printer
+	// Jobs derives job events from print_stats.
+	Jobs *jobstate.Tracker
 
 	logFile    io.Closer
 	components []Component

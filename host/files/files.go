@@ -143,6 +143,19 @@ func (m *Manager) Resolve(root, rel string) (string, error) {
 	return abs, err
 }
 
+// CheckGcode returns a 400 naming the file when gcodes/name does not exist
+// or is not a file.
+func (m *Manager) CheckGcode(name string) error {
+	abs, err := m.Resolve("gcodes", name)
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(abs); err != nil || st.IsDir() {
+		return server.BadRequest("File %s does not exist in the gcodes folder; upload it first", name)
+	}
+	return nil
+}
+
 // activeFile reports whether root/rel is the file being printed.
 func (m *Manager) isActive(root, rel string) bool {
 	p := m.getPrinter()

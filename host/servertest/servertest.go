@@ -33,6 +33,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Debug enables debug endpoints as --debug does.
 	Debug bool
+	// Simulate runs the simulated printer (as --simulate) at SimSpeed
+	// (default 1000: a sliced file prints in about a second).
+	Simulate bool
+	SimSpeed float64
 }
 
 // Start writes toml to moonrelay.toml in a temporary folder (data_path
@@ -44,7 +48,15 @@ func Start(t testing.TB, toml string, opts ...Options) *Instance {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	dir := t.TempDir()
+	if o.SimSpeed == 0 {
+		o.SimSpeed = 1000
+	}
+	// Unix socket paths are limited to 108 bytes: keep the folder short.
+	dir, err := os.MkdirTemp("", "mr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	path := filepath.Join(dir, "moonrelay.toml")
 	if err := os.WriteFile(path, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
@@ -66,6 +78,8 @@ func Start(t testing.TB, toml string, opts ...Options) *Instance {
 		DataPath: filepath.Join(dir, "data"),
 		Port:     -1,
 		Debug:    o.Debug,
+		Simulate: o.Simulate,
+		SimSpeed: o.SimSpeed,
 		Logger:   logger,
 	})
 	if err != nil {
