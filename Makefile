@@ -24,7 +24,11 @@ guests:
 	done
 	@echo "guests: $(words $(GUEST_PKGS)) built into $(GUESTDIR)"
 
+# The demo data folder gets the sample G-code files on first run.
 run: build guests
+	@mkdir -p $(DEMO_DATA)/gcodes
+	@for f in configs/demo-gcodes/*.gcode $(wildcard ../shared/gcode/superslicer-2.3.56_klipper-crlf.gcode); do \
+		[ -e $(DEMO_DATA)/gcodes/$$(basename $$f) ] || cp $$f $(DEMO_DATA)/gcodes/; done
 	$(BIN) -c configs/demo.toml -d $(DEMO_DATA) --simulate --debug
 
 vet:

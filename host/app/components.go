@@ -18,7 +18,7 @@ import (
 func (a *App) buildComponents() error {
 	if a.opts.Simulate {
 		a.components = append(a.components, &simulator{
-			sim:    sim.New(sim.Options{GcodesDir: a.Folders.Gcodes, Speed: a.opts.SimSpeed, Logger: a.Log.With("component", "simulator")}),
+			sim:    sim.New(sim.Options{GcodesDir: a.Folders.Gcodes, Speed: a.opts.SimSpeed, Logger: a.Log}),
 			socket: a.cfg.Klippy.UDSAddress,
 		})
 	}
@@ -27,14 +27,14 @@ func (a *App) buildComponents() error {
 		RequestTimeout: a.cfg.Klippy.RequestTimeout,
 		Program:        "moonrelay",
 		Version:        a.opts.Version,
-		Logger:         a.Log.With("component", "klippy"),
+		Logger:         a.Log,
 	})
 	a.Printer = printer.New(client, a.Server, a.Log)
 	if err := a.Printer.Register(a.Server); err != nil {
 		return err
 	}
 	a.components = append(a.components, a.Printer)
-	a.Jobs = jobstate.New(a.Log.With("component", "job_state"))
+	a.Jobs = jobstate.New(a.Log)
 	a.components = append(a.components, &jobFollower{tracker: a.Jobs, client: client})
 
 	fm, err := files.New(files.Options{

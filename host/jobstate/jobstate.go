@@ -49,7 +49,7 @@ func New(logger *slog.Logger) *Tracker {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Tracker{log: logger.With("component", "jobstate"), subs: map[*Subscription]struct{}{}}
+	return &Tracker{log: logger.With("component", "job_state"), subs: map[*Subscription]struct{}{}}
 }
 
 // Init stores print_stats as the baseline without any event, as Moonraker
