@@ -221,3 +221,71 @@ func mustString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// readUntil reads websocket messages until one contains want.
+func readUntil(t *testing.T, ws *websocket.Conn, want string, d time.Duration) string {
+	t.Helper()
+	ws.SetReadDeadline(time.Now().Add(d))
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", want, err)
+		}
+		if strings.Contains(string(data), want) {
+			return string(data)
+		}
+	}
+}
+
+// TestPrintingFileIsProtectedAndKlippyEvents re-uploads the file being
+// printed (refused), then drops the Klippy socket and checks the
+// notify_klippy_* broadcasts and the error job event.
+func TestPrintingFileIsProtectedAndKlippyEvents(t *testing.T) {
+	srv := servertest.Start(t, "", servertest.Options{Simulate: true, SimSpeed: 5})
+	events := srv.App.Jobs.Subscribe()
+	defer events.Close()
+	ws, _, err := websocket.DefaultDialer.Dial(srv.WS, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	waitReady(t, srv.URL)
+	uploadFile(t, srv.URL, filepath.Join(corpus, "superslicer-2.3.56_klipper-crlf.gcode"), map[string]string{"print": "true"})
+	select {
+	case ev := <-events.Events():
+		if ev.Name != jobstate.EventStarted {
+			t.Fatalf("first event %s", ev.Name)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("print did not start")
+	}
+	data, _ := os.ReadFile(filepath.Join(corpus, "superslicer-2.3.56_klipper-crlf.gcode"))
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	part, _ := w.CreateFormFile("file", "superslicer-2.3.56_klipper-crlf.gcode")
+	part.Write([]byte("G28\n"))
+	w.Close()
+	resp, err := http.Post(srv.URL+"/server/files/upload", w.FormDataContentType(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("re-upload of the printing file: %d, want 403", resp.StatusCode)
+	}
+	if got, _ := os.ReadFile(filepath.Join(srv.Dir, "data", "gcodes", "superslicer-2.3.56_klipper-crlf.gcode")); !bytes.Equal(got, data) {
+		t.Errorf("the printing file was changed")
+	}
+	srv.App.Sim.DropConnections()
+	readUntil(t, ws, "notify_klippy_disconnected", 10*time.Second)
+	select {
+	case ev := <-events.Events():
+		msg, _ := ev.Curr["message"].(string)
+		if ev.Name != jobstate.EventError || !strings.Contains(msg, "disconnected") {
+			t.Errorf("event %s %q, want error saying Klippy disconnected", ev.Name, msg)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no error event after the disconnect")
+	}
+	readUntil(t, ws, "notify_klippy_ready", 15*time.Second)
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/moonrelay/moonrelay/host/config"
 	"github.com/moonrelay/moonrelay/host/files"
 	"github.com/moonrelay/moonrelay/host/jobstate"
+	"github.com/moonrelay/moonrelay/host/klippy/sim"
 	"github.com/moonrelay/moonrelay/host/printer"
 	"github.com/moonrelay/moonrelay/host/server"
 	"github.com/moonrelay/moonrelay/host/store"
@@ -67,6 +68,8 @@ type App struct {
 	Printer *printer.Printer
 	// Jobs derives job events from print_stats.
 	Jobs *jobstate.Tracker
+	// Sim is the simulated printer with --simulate, else nil.
+	Sim *sim.Printer
 
 	logFile    io.Closer
 	components []Component

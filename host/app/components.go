@@ -17,10 +17,8 @@ import (
 // list is the one place that says which components exist.
 func (a *App) buildComponents() error {
 	if a.opts.Simulate {
-		a.components = append(a.components, &simulator{
-			sim:    sim.New(sim.Options{GcodesDir: a.Folders.Gcodes, Speed: a.opts.SimSpeed, Logger: a.Log}),
-			socket: a.cfg.Klippy.UDSAddress,
-		})
+		a.Sim = sim.New(sim.Options{GcodesDir: a.Folders.Gcodes, Speed: a.opts.SimSpeed, Logger: a.Log})
+		a.components = append(a.components, &simulator{sim: a.Sim, socket: a.cfg.Klippy.UDSAddress})
 	}
 	client := klippy.New(klippy.Options{
 		SocketPath:     a.cfg.Klippy.UDSAddress,
