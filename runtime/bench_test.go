@@ -1,0 +1,194 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/runtime/internal/wasmbuild"
+)
+
+var benchReq = sdk.SendRequest{URL: "echo://x/", Title: "Print complete", Body: "benchy.gcode finished in 1h02m", Notifier: "phone", Event: "complete"}
+
+// BenchmarkCall measures one Send to the echo guest on a warm instance:
+// the whole round trip (input encoding, mr_alloc, mr_send with the guest's
+// JSON work, result decoding), an upper bound of the host's overhead.
+func BenchmarkCall(b *testing.B) {
+	e := newEngine(b, Options{}, map[string]string{"echo": guestWasm(b, echoDir)})
+	ctx := context.Background()
+	if _, err := e.Send(ctx, "echo", benchReq, Call{Scope: "s"}); err != nil {
+		b.Fatal(err)
+	}
+	durs := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		if _, err := e.Send(ctx, "echo", benchReq, Call{Scope: "s"}); err != nil {
+			b.Fatal(err)
+		}
+		durs = append(durs, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(durs)
+	b.ReportMetric(float64(durs[len(durs)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(durs[len(durs)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkThroughput runs 1000 calls per iteration, one after another or
+// all at once, spread over 8 scopes as 8 notifiers would, and reports
+// calls/s.
+func BenchmarkThroughput(b *testing.B) {
+	for _, mode := range []string{"sequential", "concurrent"} {
+		b.Run(mode+"-1000", func(b *testing.B) {
+			e := newEngine(b, Options{}, map[string]string{"echo": guestWasm(b, echoDir)})
+			ctx := context.Background()
+			b.ResetTimer()
+			t0 := time.Now()
+			for range b.N {
+				var wg sync.WaitGroup
+				for i := range 1000 {
+					call := func() {
+						if _, err := e.Send(ctx, "echo", benchReq, Call{Scope: "s" + strconv.Itoa(i%8)}); err != nil {
+							b.Error(err)
+						}
+					}
+					if mode == "sequential" {
+						call()
+					} else {
+						wg.Go(call)
+					}
+				}
+				wg.Wait()
+			}
+			b.ReportMetric(float64(b.N*1000)/time.Since(t0).Seconds(), "calls/s")
+		})
+	}
+}
+
+// echoCopies builds n copies of echo named echo00…, linked into one dir.
+// Their sources go to build/testguests/testdata/ (git-ignored, skipped by
+// ./... patterns) inside the module, so they import guests/sdk like echo
+// does; wasmbuild caches the builds.
+func echoCopies(b *testing.B, n int) string {
+	root, err := wasmbuild.ModuleRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(root, echoDir, "main.go"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	files := map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 2)
+	for i := range n {
+		name := fmt.Sprintf("echo%02d", i)
+		dir := filepath.Join("build", "testguests", "testdata", name) // testdata: ./... skips it
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		copySrc := strings.Replace(string(src), `const name = "echo"`, `const name = "`+name+`"`, 1)
+		if err := os.WriteFile(filepath.Join(root, dir, "main.go"), []byte(copySrc), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			p := guestWasm(b, dir)
+			mu.Lock()
+			files[name] = p
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return guestDir(b, files)
+}
+
+// BenchmarkColdStart20 starts an engine with 20 guests on a warm
+// compilation cache: LoadDir alone (manifests cached) and LoadDir plus Warm
+// (every guest compiled from the cache and instantiated).
+func BenchmarkColdStart20(b *testing.B) {
+	dir := echoCopies(b, 20)
+	ctx := context.Background()
+	start := func(warm bool) {
+		e, err := New(ctx, Options{CacheDir: testCacheDir(b), Logger: quietLogger()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close(ctx)
+		if err := e.LoadDir(ctx, dir); err != nil {
+			b.Fatal(err)
+		}
+		if warm {
+			if err := e.Warm(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	start(true) // fill the caches
+	for _, warm := range []bool{false, true} {
+		name := "LoadDir"
+		if warm {
+			name = "LoadDir+Warm"
+		}
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				start(warm)
+			}
+		})
+	}
+}
+
+// BenchmarkMemoryPerGuest reports the resident memory 20 loaded, warmed
+// guests add (compiled code, one ready instance each, one served call).
+func BenchmarkMemoryPerGuest(b *testing.B) {
+	dir := echoCopies(b, 20)
+	ctx := context.Background()
+	for range b.N {
+		goruntime.GC()
+		before := rss(b)
+		e, err := New(ctx, Options{CacheDir: testCacheDir(b), Logger: quietLogger()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := e.LoadDir(ctx, dir); err != nil {
+			b.Fatal(err)
+		}
+		if err := e.Warm(ctx); err != nil {
+			b.Fatal(err)
+		}
+		for _, g := range e.Guests() {
+			req := benchReq
+			req.URL = g.Name + "://x/"
+			if _, err := e.Send(ctx, g.Name, req, Call{Scope: "s"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		goruntime.GC()
+		after := rss(b)
+		b.ReportMetric(float64(after-before)/20/(1<<20), "MiB-RSS/guest")
+		e.Close(ctx)
+	}
+}
+
+// rss reads the process's resident set size from /proc.
+func rss(b *testing.B) int64 {
+	data, err := os.ReadFile(filepath.Join("/proc", "self", "statm"))
+	if err != nil {
+		b.Skip("no /proc/self/statm")
+	}
+	f := strings.Fields(string(data))
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
+}

@@ -1,0 +1,312 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/moonrelay/moonrelay/guests/sdk"
+)
+
+// Engine loads guests and runs their exports. One Engine serves the whole
+// server; it is safe for concurrent use.
+type Engine struct {
+	opts   Options
+	logger *slog.Logger
+	kv     KV
+	clock  func() time.Time
+	res    Resolver
+	cache  wazero.CompilationCache
+	// dial connects to a checked address; tests replace it to observe
+	// which address the policy picked without touching the network.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
+
+	mu       sync.Mutex
+	closed   bool
+	runtimes map[uint32]wazero.Runtime // by memory limit in pages
+	guests   map[string]*guest         // by manifest name
+	order    []*guest                  // load order
+	schemes  map[string]*guest
+}
+
+// GuestInfo describes a loaded guest, for `moonrelay plugins list` and
+// server.plugins.list.
+type GuestInfo struct {
+	sdk.Manifest
+	// File is the .wasm path as found by LoadDir, Size its length in bytes
+	// and SHA256 its hex digest.
+	File   string `json:"file"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// New creates an Engine. It opens the compilation cache but loads no guest;
+// call LoadDir next. Close releases everything, also after a failed LoadDir.
+func New(ctx context.Context, opts Options) (*Engine, error) {
+	e := &Engine{
+		opts:     opts,
+		logger:   opts.Logger,
+		kv:       opts.KV,
+		clock:    opts.Clock,
+		res:      opts.Resolver,
+		runtimes: map[uint32]wazero.Runtime{},
+		guests:   map[string]*guest{},
+		schemes:  map[string]*guest{},
+	}
+	e.opts.Limits = opts.Limits.withDefaults(defaultLimits)
+	if e.logger == nil {
+		e.logger = slog.Default()
+	}
+	if e.kv == nil {
+		e.kv = &MemKV{}
+	}
+	if e.clock == nil {
+		e.clock = time.Now
+	}
+	if e.res == nil {
+		e.res = net.DefaultResolver
+	}
+	if e.opts.UserAgent == "" {
+		e.opts.UserAgent = "moonrelay"
+	}
+	e.dial = (&net.Dialer{Timeout: 10 * time.Second}).DialContext
+	var err error
+	if opts.CacheDir != "" {
+		if err := os.MkdirAll(filepath.Join(opts.CacheDir, "manifests"), 0o700); err != nil {
+			return nil, fmt.Errorf("runtime: cache dir: %w", err)
+		}
+		e.cache, err = wazero.NewCompilationCacheWithDir(opts.CacheDir)
+	} else {
+		e.cache = wazero.NewCompilationCache()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("runtime: cache dir %s: %w", opts.CacheDir, err)
+	}
+	e.bgCtx, e.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
+	return e, nil
+}
+
+// Close stops background work, closes every instance and runtime and the
+// compilation cache. It is safe to call twice.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	e.mu.Unlock()
+	e.bgCancel()
+	e.bg.Wait()
+	var errs []error
+	for _, g := range e.order {
+		g.pool.close(ctx)
+	}
+	for _, r := range e.runtimes {
+		errs = append(errs, r.Close(ctx))
+	}
+	errs = append(errs, e.cache.Close(ctx))
+	return errors.Join(errs...)
+}
+
+// limitsFor returns the effective limits of the named guest.
+func (e *Engine) limitsFor(name string) Limits {
+	return e.opts.GuestLimits[name].withDefaults(e.opts.Limits)
+}
+
+// runtimeFor returns the wazero runtime for a memory limit, creating it with
+// the WASI and moonrelay host modules on first use. Runtimes share one
+// compilation cache, so a guest compiles once per limit class.
+func (e *Engine) runtimeFor(ctx context.Context, memory uint64) (wazero.Runtime, error) {
+	pages := uint32((memory + 65535) / 65536)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	if r, ok := e.runtimes[pages]; ok {
+		return r, nil
+	}
+	cfg := wazero.NewRuntimeConfig().
+		WithCompilationCache(e.cache).
+		WithMemoryLimitPages(pages).
+		WithCloseOnContextDone(true).
+		WithDebugInfoEnabled(false)
+	r := wazero.NewRuntimeWithConfig(ctx, cfg)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+		return nil, errors.Join(fmt.Errorf("runtime: wasi: %w", err), r.Close(ctx))
+	}
+	if err := instantiateHostModule(ctx, r, e); err != nil {
+		return nil, errors.Join(err, r.Close(ctx))
+	}
+	e.runtimes[pages] = r
+	return r, nil
+}
+
+// Guests lists the loaded guests in load order.
+func (e *Engine) Guests() []GuestInfo {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]GuestInfo, 0, len(e.order))
+	for _, g := range e.order {
+		out = append(out, g.info)
+	}
+	return out
+}
+
+// Guest returns the loaded guest with the given name.
+func (e *Engine) Guest(name string) (GuestInfo, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	g, ok := e.guests[name]
+	if !ok {
+		return GuestInfo{}, false
+	}
+	return g.info, true
+}
+
+// ForURL returns the transport that handles a notifier URL: the one whose
+// manifest lists the URL's scheme, else the first whose native URL prefix
+// the URL starts with.
+func (e *Engine) ForURL(rawURL string) (GuestInfo, bool) {
+	scheme, _, ok := strings.Cut(rawURL, "://")
+	if !ok {
+		return GuestInfo{}, false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if g, ok := e.schemes[strings.ToLower(scheme)]; ok {
+		return g.info, true
+	}
+	for _, g := range e.order {
+		for _, p := range g.info.NativeURLs {
+			if strings.HasPrefix(rawURL, p) {
+				return g.info, true
+			}
+		}
+	}
+	return GuestInfo{}, false
+}
+
+// LoadDir loads every .wasm file in the given directories, in order; a
+// directory that does not exist is skipped. Each new guest is compiled in
+// parallel, checked (imports, exports and their exact signatures, ABI
+// version, manifest) and instantiated once, so a bad guest fails here; a
+// guest whose file was already checked in an earlier run (same SHA-256, its
+// manifest kept in CacheDir) is only compiled on first use or by Warm.
+//
+// Good guests are loaded even when others fail. The returned error joins
+// one message per refused file, naming it: a failed check, a duplicate
+// name, or a URL scheme another guest already claims (naming both files).
+func (e *Engine) LoadDir(ctx context.Context, dirs ...string) error {
+	var files []string
+	var errs []error
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("runtime: %w", err))
+			continue
+		}
+		for _, ent := range entries {
+			if !ent.IsDir() && strings.HasSuffix(ent.Name(), ".wasm") {
+				files = append(files, filepath.Join(dir, ent.Name()))
+			}
+		}
+	}
+	loaded := make([]*guest, len(files))
+	loadErrs := make([]error, len(files))
+	sem := make(chan struct{}, max(1, min(len(files), numWorkers())))
+	var wg sync.WaitGroup
+	for i, f := range files {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			loaded[i], loadErrs[i] = e.load(ctx, f)
+		})
+	}
+	wg.Wait()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, g := range loaded {
+		if loadErrs[i] != nil {
+			errs = append(errs, loadErrs[i])
+			continue
+		}
+		if err := e.claim(g); err != nil {
+			errs = append(errs, err)
+			g.pool.close(ctx)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// claim registers g under its name and schemes; e.mu is held.
+func (e *Engine) claim(g *guest) error {
+	if e.closed {
+		return ErrClosed
+	}
+	if other, ok := e.guests[g.info.Name]; ok {
+		return fmt.Errorf("%s: guest name %q is already used by %s", g.info.File, g.info.Name, other.info.File)
+	}
+	for _, s := range g.info.Schemes {
+		if other, ok := e.schemes[s]; ok {
+			return fmt.Errorf("%s: URL scheme %q is already claimed by %s (guest %q)", g.info.File, s, other.info.File, other.info.Name)
+		}
+	}
+	e.guests[g.info.Name] = g
+	for _, s := range g.info.Schemes {
+		e.schemes[s] = g
+	}
+	e.order = append(e.order, g)
+	return nil
+}
+
+// Warm compiles and instantiates every guest not yet ready, in parallel, so
+// no first call pays for it. It may run in its own goroutine: Close cancels
+// and waits for it. It returns the joined errors of guests that failed;
+// those fail their calls too.
+func (e *Engine) Warm(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return ErrClosed
+	}
+	e.bg.Add(1) // Close waits for Warm, and cancels it
+	gs := slices.Clone(e.order)
+	e.mu.Unlock()
+	defer e.bg.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(e.bgCtx, cancel)
+	defer stop()
+	errs := make([]error, len(gs))
+	sem := make(chan struct{}, numWorkers())
+	var wg sync.WaitGroup
+	for i, g := range gs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = g.pool.warm(ctx)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,435 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+func numWorkers() int { return max(1, runtime.GOMAXPROCS(0)) }
+
+// guest is one loaded .wasm file.
+type guest struct {
+	e      *Engine
+	info   GuestInfo
+	limits Limits
+	pool   *pool
+}
+
+// init sets the limits and pool once the manifest is known.
+func (g *guest) init() {
+	g.limits = g.e.limitsFor(g.info.Name)
+	g.pool = &pool{g: g, sem: make(chan struct{}, g.limits.MaxInstances)}
+}
+
+// instance is one instantiated module. It serves one call at a time and is
+// bound to one scope after its first call (see RATIONALE.md, "Why reuse
+// instances only within a scope?").
+type instance struct {
+	mod   api.Module
+	fns   map[string]api.Function
+	out   *outputSink
+	pages uint32 // memory size after _initialize
+	scope string // "" while unused
+	calls int
+}
+
+func (i *instance) fn(name string) api.Function {
+	f, ok := i.fns[name]
+	if !ok {
+		f = i.mod.ExportedFunction(name)
+		i.fns[name] = f
+	}
+	return f
+}
+
+// instantiate creates an instance, running _initialize with no file system,
+// no environment, no arguments, real clocks, crypto randomness, and stdout
+// and stderr sent to the log.
+func (g *guest) instantiate(ctx context.Context, r wazero.Runtime, cm wazero.CompiledModule, lim Limits) (*instance, error) {
+	out := &outputSink{guest: g, max: lim.MaxLog}
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions("_initialize").
+		WithStdout(out.stream("stdout")).
+		WithStderr(out.stream("stderr")).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithNanosleep(sleepSliced).
+		WithRandSource(rand.Reader)
+	cs := &callState{e: g.e, g: g, export: "_initialize", logger: g.e.logger.With("guest", g.info.Name)}
+	out.begin(cs)
+	mod, err := r.InstantiateModule(withCallState(ctx, cs), cm, cfg)
+	out.end()
+	if err != nil {
+		return nil, g.callError("_initialize", err, out, cs, lim)
+	}
+	return &instance{mod: mod, fns: map[string]api.Function{}, out: out, pages: mod.Memory().Size() / 65536}, nil
+}
+
+// sleepSliced sleeps at most 10 ms at a time, so a guest sleeping in
+// poll_oneoff returns to compiled code often enough for the deadline check
+// to close it.
+func sleepSliced(ns int64) { time.Sleep(min(time.Duration(ns), 10*time.Millisecond)) }
+
+// invoke writes input into the guest through mr_alloc, calls export and
+// copies out its packed (ptr<<32 | len) result.
+func (i *instance) invoke(ctx context.Context, g *guest, export string, input []byte, maxResult int) ([]byte, error) {
+	mem := i.mod.Memory()
+	var args []uint64
+	if export != "mr_describe" {
+		res, err := i.fn("mr_alloc").Call(ctx, uint64(len(input)))
+		if err != nil {
+			return nil, err
+		}
+		ptr := uint32(res[0])
+		if !mem.Write(ptr, input) {
+			return nil, g.errorf(export, nil, "mr_alloc(%d) returned %#x, outside the guest's memory", len(input), ptr)
+		}
+		args = []uint64{uint64(ptr), uint64(len(input))}
+	}
+	res, err := i.fn(export).Call(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	ptr, n := uint32(res[0]>>32), uint32(res[0])
+	if int64(n) > int64(maxResult) {
+		return nil, g.errorf(export, nil, "result of %d bytes is over the %d-byte limit", n, maxResult)
+	}
+	b, ok := mem.Read(ptr, n)
+	if !ok {
+		return nil, g.errorf(export, nil, "result (ptr %#x, len %d) is outside the guest's memory", ptr, n)
+	}
+	return bytes.Clone(b), nil
+}
+
+func (g *guest) errorf(export string, err error, format string, args ...any) *Error {
+	return &Error{Guest: g.info.Name, File: g.info.File, Export: export, Reason: fmt.Sprintf(format, args...), Err: err}
+}
+
+// pool keeps a guest's compiled module and ready instances.
+type pool struct {
+	g   *guest
+	sem chan struct{} // one token per live instance in a call
+
+	compileMu sync.Mutex
+	rt        wazero.Runtime
+	cm        wazero.CompiledModule
+	cmErr     error
+
+	mu        sync.Mutex
+	closed    bool
+	fresh     *instance   // never used by a call: ready for a new scope
+	idle      []*instance // used, bound to their scope; oldest first
+	refilling bool
+}
+
+// adopt takes the module and instance made by the load check.
+func (p *pool) adopt(r wazero.Runtime, cm wazero.CompiledModule, inst *instance) {
+	p.rt, p.cm, p.fresh = r, cm, inst
+}
+
+// compiled returns the compiled module, compiling it on first use (guests
+// whose manifest came from the cache).
+func (p *pool) compiled(ctx context.Context) (wazero.Runtime, wazero.CompiledModule, error) {
+	p.compileMu.Lock()
+	defer p.compileMu.Unlock()
+	if p.cm != nil || p.cmErr != nil {
+		return p.rt, p.cm, p.cmErr
+	}
+	g := p.g
+	bin, err := os.ReadFile(g.info.File)
+	if err == nil && sha256hex(bin) != g.info.SHA256 {
+		err = fmt.Errorf("%s: file changed since it was loaded; restart to load it again", g.info.File)
+	}
+	if err != nil {
+		p.cmErr = err
+		return nil, nil, err
+	}
+	p.rt, p.cm, p.cmErr = g.e.compile(ctx, g.info.File, bin, g.limits.Memory)
+	return p.rt, p.cm, p.cmErr
+}
+
+// warm compiles the guest and makes its fresh instance.
+func (p *pool) warm(ctx context.Context) error {
+	p.mu.Lock()
+	ready := p.fresh != nil
+	p.mu.Unlock()
+	if ready {
+		return nil
+	}
+	inst, err := p.newInstance(ctx)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fresh == nil && !p.closed {
+		p.fresh = inst
+		return nil
+	}
+	return inst.mod.Close(ctx)
+}
+
+func (p *pool) newInstance(ctx context.Context) (*instance, error) {
+	r, cm, err := p.compiled(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.g.instantiate(ctx, r, cm, p.g.limits)
+}
+
+// get returns an instance for scope: an idle one bound to the same scope,
+// else the fresh one (refilled in the background), else a new one. It
+// waits for a free slot when MaxInstances are busy.
+func (p *pool) get(ctx context.Context, export, scope string) (*instance, error) {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, p.g.errorf(export, ctx.Err(), "waiting for a free instance: %v", ctx.Err())
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		<-p.sem
+		return nil, ErrClosed
+	}
+	for i := len(p.idle) - 1; i >= 0; i-- {
+		if inst := p.idle[i]; inst.scope == scope {
+			p.idle = append(p.idle[:i], p.idle[i+1:]...)
+			p.mu.Unlock()
+			return inst, nil
+		}
+	}
+	inst := p.fresh
+	p.fresh = nil
+	p.mu.Unlock()
+	if inst != nil {
+		p.refill()
+		inst.scope = scope
+		return inst, nil
+	}
+	inst, err := p.newInstance(ctx)
+	if err != nil {
+		<-p.sem
+		return nil, err
+	}
+	inst.scope = scope
+	return inst, nil
+}
+
+// refill makes a new fresh instance in the background.
+func (p *pool) refill() {
+	e := p.g.e
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.refilling || p.closed {
+		return
+	}
+	e.mu.Lock()
+	closed := e.closed
+	if !closed {
+		e.bg.Add(1)
+	}
+	e.mu.Unlock()
+	if closed {
+		return
+	}
+	p.refilling = true
+	go func() {
+		defer e.bg.Done()
+		ctx, cancel := context.WithTimeout(e.bgCtx, loadTimeout)
+		defer cancel()
+		inst, err := p.newInstance(ctx)
+		p.mu.Lock()
+		p.refilling = false
+		if err == nil && p.fresh == nil && !p.closed {
+			p.fresh, inst = inst, nil
+		}
+		p.mu.Unlock()
+		if err != nil && e.bgCtx.Err() == nil {
+			e.logger.Warn("guest instance refill failed", "guest", p.g.info.Name, "err", err)
+		}
+		if inst != nil {
+			_ = inst.mod.Close(ctx)
+		}
+	}()
+}
+
+// maxCallsPerInstance retires an instance after this many calls, bounding
+// the garbage and state a long-lived instance can accumulate.
+const maxCallsPerInstance = 1000
+
+// put returns a healthy instance for reuse by its scope.
+func (p *pool) put(ctx context.Context, inst *instance) {
+	defer func() { <-p.sem }()
+	inst.calls++
+	if inst.calls >= maxCallsPerInstance || inst.mod.Memory().Size()/65536 > 2*inst.pages+64 {
+		_ = inst.mod.Close(ctx)
+		return
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		_ = inst.mod.Close(ctx)
+		return
+	}
+	p.idle = append(p.idle, inst)
+	var evict *instance
+	if len(p.idle) > p.g.limits.MaxIdle {
+		evict = p.evictLocked()
+	}
+	p.mu.Unlock()
+	if evict != nil {
+		_ = evict.mod.Close(ctx)
+	}
+}
+
+// evictLocked removes and returns the idle instance to close: the oldest
+// whose scope has another idle instance, else the oldest. Keeping one
+// instance per scope first keeps a steady set of notifiers fast.
+func (p *pool) evictLocked() *instance {
+	count := map[string]int{}
+	for _, inst := range p.idle {
+		count[inst.scope]++
+	}
+	victim := 0
+	for i, inst := range p.idle {
+		if count[inst.scope] > 1 {
+			victim = i
+			break
+		}
+	}
+	inst := p.idle[victim]
+	p.idle = append(p.idle[:victim], p.idle[victim+1:]...)
+	return inst
+}
+
+// discard closes an instance after a failed call.
+func (p *pool) discard(ctx context.Context, inst *instance) {
+	defer func() { <-p.sem }()
+	_ = inst.mod.Close(ctx)
+}
+
+// close closes every idle instance and the compiled module.
+func (p *pool) close(ctx context.Context) {
+	p.mu.Lock()
+	p.closed = true
+	insts := append(p.idle, p.fresh)
+	p.idle, p.fresh = nil, nil
+	p.mu.Unlock()
+	var errs []error
+	for _, inst := range insts {
+		if inst != nil {
+			errs = append(errs, inst.mod.Close(ctx))
+		}
+	}
+	p.compileMu.Lock()
+	if p.cm != nil {
+		errs = append(errs, p.cm.Close(ctx))
+	}
+	p.compileMu.Unlock()
+	if err := errors.Join(errs...); err != nil {
+		p.g.e.logger.Debug("closing guest", "guest", p.g.info.Name, "err", err)
+	}
+}
+
+// outputSink sends a guest's stdout and stderr to the log, line by line,
+// within the call's log budget, and keeps the start of stderr for error
+// messages (a Go panic or "fatal error: out of memory" is printed there).
+type outputSink struct {
+	guest *guest
+	max   int
+	mu    sync.Mutex
+	cs    *callState
+	buf   map[string]*bytes.Buffer
+	errs  bytes.Buffer // stderr of the current call, first 8 KiB
+}
+
+type sinkStream struct {
+	s    *outputSink
+	name string
+}
+
+func (s *outputSink) stream(name string) *sinkStream { return &sinkStream{s: s, name: name} }
+
+func (s *outputSink) begin(cs *callState) {
+	s.mu.Lock()
+	s.cs = cs
+	s.errs.Reset()
+	s.mu.Unlock()
+}
+
+// end flushes partial lines and detaches the call.
+func (s *outputSink) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, b := range s.buf {
+		if b.Len() > 0 {
+			s.logLine(name, b.String())
+			b.Reset()
+		}
+	}
+	s.cs = nil
+}
+
+func (s *outputSink) stderr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.errs.String()
+}
+
+// Write implements io.Writer.
+func (w *sinkStream) Write(p []byte) (int, error) {
+	s := w.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w.name == "stderr" && s.errs.Len() < 8<<10 {
+		s.errs.Write(p[:min(len(p), 8<<10-s.errs.Len())])
+	}
+	if s.buf == nil {
+		s.buf = map[string]*bytes.Buffer{}
+	}
+	b := s.buf[w.name]
+	if b == nil {
+		b = &bytes.Buffer{}
+		s.buf[w.name] = b
+	}
+	b.Write(p)
+	for {
+		line, _, ok := bytes.Cut(b.Bytes(), []byte{'\n'})
+		if !ok {
+			break
+		}
+		s.logLine(w.name, string(line))
+		b.Next(len(line) + 1)
+	}
+	if b.Len() > 4<<10 {
+		s.logLine(w.name, b.String())
+		b.Reset()
+	}
+	return len(p), nil
+}
+
+// logLine logs one line of guest output; s.mu is held.
+func (s *outputSink) logLine(stream, line string) {
+	cs := s.cs
+	if cs == nil || !cs.spendLog(len(line)) {
+		return
+	}
+	level := slog.LevelInfo
+	if stream == "stderr" {
+		level = slog.LevelWarn
+	}
+	cs.logger.Log(context.Background(), level, line, "stream", stream)
+}
