@@ -280,6 +280,14 @@ func (cs *callState) doHTTP(ctx context.Context, reqJSON, rawBody []byte) ([]byt
 	if err := cs.checkURL(u); err != nil {
 		return cs.fail(codePolicy, "%s %s: %v", r.Method, redactURL(u), err)
 	}
+	origHost := ""
+	if to, ok := cs.e.opts.Redirect[normHost(u.Hostname())]; ok {
+		if tu, err := url.Parse(to); err == nil {
+			origHost = u.Host
+			u.Scheme, u.Host = tu.Scheme, tu.Host
+			cs.allow[normHost(tu.Hostname())] = classExtra
+		}
+	}
 	body, contentType, err := cs.requestBody(&r, rawBody)
 	if err != nil {
 		return cs.fail(codeBadRequest, "%v", err)
@@ -293,6 +301,9 @@ func (cs *callState) doHTTP(ctx context.Context, reqJSON, rawBody []byte) ([]byt
 	req, err := http.NewRequestWithContext(rctx, r.Method, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return cs.fail(codeBadRequest, "%v", err)
+	}
+	if origHost != "" {
+		req.Host = origHost
 	}
 	for _, h := range r.Headers {
 		if !validHeader(h[0], h[1]) {

@@ -136,4 +136,9 @@ type Options struct {
 	Clock func() time.Time
 	// UserAgent is sent when a guest sets none; default "moonrelay".
 	UserAgent string
+	// Redirect sends requests for a host elsewhere, keeping the Host header:
+	// "api.telegram.org" → "http://127.0.0.1:8080". The policy is checked
+	// against the original host. Meant for tests of fixed-host services,
+	// which must never reach the real service.
+	Redirect map[string]string
 }

@@ -47,6 +47,10 @@ type Manifest struct {
 	// Format is the body format the service renders natively: "text",
 	// "markdown" or "html". The host converts bodies to it.
 	Format string `json:"format,omitempty"`
+	// NoTitle says the service has no title field (Telegram, Signal): the
+	// host merges the title into the body as Apprise does, and Send gets
+	// an empty Title.
+	NoTitle bool `json:"no_title,omitempty"`
 	// TitleMaxLen and BodyMaxLen are the service's limits; 0 means none.
 	TitleMaxLen int `json:"title_maxlen,omitempty"`
 	BodyMaxLen  int `json:"body_maxlen,omitempty"`
