@@ -22,12 +22,15 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/moonrelay/moonrelay/host/app"
 	"github.com/moonrelay/moonrelay/host/config"
 	"github.com/moonrelay/moonrelay/host/klippy/sim"
+	"github.com/moonrelay/moonrelay/runtime"
 )
 
 // version is set at link time by the Makefile (-X main.version=...).
@@ -51,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return showAPIKey(args[1:], stdout, stderr)
 		case "sim":
 			return runSim(args[1:], stderr)
+		case "plugins":
+			return pluginsCmd(args[1:], stdout, stderr)
 		case "help", "-h", "--help":
 			usage(stdout)
 			return 0
@@ -70,6 +75,8 @@ func usage(w io.Writer) {
         print the API key that clients outside trusted_clients must send
   moonrelay sim --socket PATH [--gcodes DIR] [--speed N]
         run only the simulated printer on a Klippy API socket
+  moonrelay plugins list [--guests DIR] [-c config.toml] [-d data_dir]
+        list the WebAssembly plugins: name, kind, schemes or events, hosts, file, size
   moonrelay version
         print the version
 `)
@@ -79,11 +86,34 @@ func usage(w io.Writer) {
 type commonFlags struct {
 	config  string
 	dataDir string
+	guests  string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.config, "c", "", "config file (default ~/printer_data/config/moonrelay.toml)")
 	fs.StringVar(&c.dataDir, "d", "", "data folder, overrides [server] data_path")
+	fs.StringVar(&c.guests, "guests", defaultGuestsDir(), "folder of the built-in WebAssembly plugins")
+}
+
+// defaultGuestsDir finds the built-in plugins: $MOONRELAY_GUESTS, else
+// build/guests beside the bin/ folder of the executable (a source
+// checkout), else guests/ beside the executable (an install).
+func defaultGuestsDir() string {
+	if d := os.Getenv("MOONRELAY_GUESTS"); d != "" {
+		return d
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	exe, _ = filepath.EvalSymlinks(exe)
+	for _, d := range []string{filepath.Join(filepath.Dir(exe), "..", "build", "guests"), filepath.Join(filepath.Dir(exe), "guests")} {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			abs, _ := filepath.Abs(d)
+			return abs
+		}
+	}
+	return ""
 }
 
 // defaultConfigPath is where moonrelay looks when -c is not given.
@@ -158,6 +188,59 @@ func showAPIKey(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// pluginsCmd serves "moonrelay plugins list".
+func pluginsCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "list" {
+		fmt.Fprintln(stderr, "usage: moonrelay plugins list [--guests DIR] [-c config.toml] [-d data_dir]")
+		return 2
+	}
+	fset := flag.NewFlagSet("plugins list", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	var cf commonFlags
+	cf.register(fset)
+	if err := fset.Parse(args[1:]); err != nil {
+		return 2
+	}
+	cfg, _, err := loadConfig(cf.config)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	root := cfg.Server.DataPath
+	if cf.dataDir != "" {
+		root = cf.dataDir
+	}
+	folders := app.NewFolders(root)
+	ctx := context.Background()
+	eng, err := runtime.New(ctx, runtime.Options{CacheDir: filepath.Join(folders.Cache, "wasm"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer eng.Close(ctx)
+	dirs := []string{folders.Plugins}
+	if cf.guests != "" {
+		dirs = append([]string{cf.guests}, dirs...)
+	}
+	loadErr := eng.LoadDir(ctx, dirs...)
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tKIND\tSCHEMES/EVENTS\tHOSTS\tFILE\tSIZE")
+	for _, g := range eng.Guests() {
+		claims := append(append([]string{}, g.Schemes...), g.Events...)
+		hosts := append([]string{}, g.Hosts...)
+		if g.UserHost {
+			hosts = append(hosts, "(url host)")
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d KiB\n", g.Name, g.Kind, strings.Join(claims, ","), strings.Join(hosts, ","), g.File, g.Size>>10)
+	}
+	w.Flush()
+	if loadErr != nil {
+		fmt.Fprintln(stderr, loadErr)
+		return 1
+	}
+	return 0
+}
+
 // runSim runs the simulated printer alone until SIGINT or SIGTERM.
 func runSim(args []string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -198,6 +281,7 @@ func serve(args []string, stderr io.Writer) int {
 		Debug:     *debug,
 		Simulate:  *simulate,
 		SimSpeed:  *simSpeed,
+		GuestsDir: cf.guests,
 		LogFormat: *logFormat,
 		Stderr:    stderr,
 	})

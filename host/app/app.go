@@ -14,9 +14,11 @@ import (
 	"github.com/moonrelay/moonrelay/host/files"
 	"github.com/moonrelay/moonrelay/host/jobstate"
 	"github.com/moonrelay/moonrelay/host/klippy/sim"
+	"github.com/moonrelay/moonrelay/host/notifier"
 	"github.com/moonrelay/moonrelay/host/printer"
 	"github.com/moonrelay/moonrelay/host/server"
 	"github.com/moonrelay/moonrelay/host/store"
+	"github.com/moonrelay/moonrelay/runtime"
 )
 
 // Component is a part of moonrelay with a life cycle: built from its config
@@ -52,6 +54,14 @@ type Options struct {
 	Stderr io.Writer
 	// Logger, when set, is used instead of building one (tests).
 	Logger *slog.Logger
+	// GuestsDir is the folder of the built-in plugins (build/guests).
+	GuestsDir string
+	// NotifierExtraHosts may be reached by every notifier transport
+	// (tests: loopback capture servers).
+	NotifierExtraHosts []string
+	// NotifierBackoff and NotifierMaxBackoff bound the retry delays of
+	// notifications (tests shorten them).
+	NotifierBackoff, NotifierMaxBackoff time.Duration
 }
 
 // App is a running moonrelay.
@@ -70,6 +80,10 @@ type App struct {
 	Jobs *jobstate.Tracker
 	// Sim is the simulated printer with --simulate, else nil.
 	Sim *sim.Printer
+	// Runtime runs the WebAssembly plugins.
+	Runtime *runtime.Engine
+	// Notifier is the notifier component, nil without [notifier.*] sections.
+	Notifier *notifier.Manager
 
 	logFile    io.Closer
 	components []Component

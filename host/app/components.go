@@ -9,7 +9,9 @@ import (
 	"github.com/moonrelay/moonrelay/host/jobstate"
 	"github.com/moonrelay/moonrelay/host/klippy"
 	"github.com/moonrelay/moonrelay/host/klippy/sim"
+	"github.com/moonrelay/moonrelay/host/notifier"
 	"github.com/moonrelay/moonrelay/host/printer"
+	"github.com/moonrelay/moonrelay/host/template"
 )
 
 // buildComponents builds the components, in start order: the core ones
@@ -54,7 +56,36 @@ func (a *App) buildComponents() error {
 	a.Files = fm
 	a.components = append(a.components, fm)
 
+	if err := a.buildRuntime(); err != nil {
+		return err
+	}
+	if secs := a.cfg.SectionsOf("notifier"); len(secs) > 0 {
+		nm, warnings := notifier.New(context.Background(), secs, notifier.Deps{
+			Logger:      a.Log,
+			Guests:      a.Runtime,
+			Store:       a.Store,
+			Templates:   template.New(a.cfg.Secrets.Values),
+			Printer:     client,
+			Jobs:        a.Jobs,
+			Attachments: fm,
+			ExtraHosts:  a.opts.NotifierExtraHosts,
+			Backoff:     a.opts.NotifierBackoff,
+			MaxBackoff:  a.opts.NotifierMaxBackoff,
+		})
+		for _, w := range warnings {
+			a.Server.FailComponent("notifier", fmt.Sprintf("[%s] not loaded: %v", w.Section, w.Err))
+		}
+		if err := nm.Register(a.Server); err != nil {
+			return err
+		}
+		a.Notifier = nm
+		a.components = append(a.components, nm)
+	}
+
 	for _, sec := range a.cfg.Sections {
+		if sec.Kind == "notifier" || sec.Kind == "plugins" {
+			continue
+		}
 		// Component sections whose components are not part of this build
 		// yet are reported, never silently ignored.
 		msg := fmt.Sprintf("[%s]: this moonrelay version does not implement the %s component yet; the section is ignored", sec.Name, sec.Kind)

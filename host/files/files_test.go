@@ -306,3 +306,35 @@ func TestUploadAndPrintFile(t *testing.T) {
 		t.Errorf("delete of the printing file: %d", resp.StatusCode)
 	}
 }
+
+func TestThumbnailExtraction(t *testing.T) {
+	srv := servertest.Start(t, "")
+	data, err := os.ReadFile("../../../shared/gcode/superslicer-2.3.56_klipper-crlf.gcode")
+	if err != nil {
+		t.Fatalf("%v (the G-code corpus lives in ../shared beside the repository)", err)
+	}
+	dst := filepath.Join(srv.Dir, "data", "gcodes", "sub", "voron.gcode")
+	os.MkdirAll(filepath.Dir(dst), 0o755)
+	os.WriteFile(dst, data, 0o644)
+	p := srv.App.Files.Thumbnail("sub/voron.gcode")
+	if filepath.Base(p) != "voron-400x300.png" || filepath.Dir(p) != filepath.Join(filepath.Dir(dst), ".thumbs") {
+		t.Fatalf("thumbnail %q", p)
+	}
+	img, err := os.ReadFile(p)
+	if err != nil || !bytes.HasPrefix(img, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Fatalf("thumbnail is not a PNG: %v", err)
+	}
+	if again := srv.App.Files.Thumbnail("sub/voron.gcode"); again != p {
+		t.Errorf("second call %q", again)
+	}
+	if got, err := srv.App.Files.LocalFile(p); err != nil || got != p {
+		t.Errorf("LocalFile(thumbnail) = %q, %v", got, err)
+	}
+	if _, err := srv.App.Files.LocalFile("/etc/passwd"); err == nil {
+		t.Errorf("LocalFile accepted /etc/passwd")
+	}
+	os.WriteFile(filepath.Join(srv.Dir, "data", "gcodes", "plain.gcode"), []byte("G28\n"), 0o644)
+	if p := srv.App.Files.Thumbnail("plain.gcode"); p != "" {
+		t.Errorf("thumbnail of a file without one: %q", p)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/moonrelay/moonrelay/host/app"
 	"github.com/moonrelay/moonrelay/host/config"
@@ -37,6 +38,14 @@ type Options struct {
 	// (default 1000: a sliced file prints in about a second).
 	Simulate bool
 	SimSpeed float64
+	// GuestsDir is the built-in plugins folder (default: none).
+	GuestsDir string
+	// NotifierExtraHosts and NotifierBackoff are passed to app.Options.
+	NotifierExtraHosts []string
+	NotifierBackoff    time.Duration
+	NotifierMaxBackoff time.Duration
+	// DataDir reuses a data folder (a restart); default a fresh one.
+	DataDir string
 }
 
 // Start writes toml to moonrelay.toml in a temporary folder (data_path
@@ -61,6 +70,10 @@ func Start(t testing.TB, toml string, opts ...Options) *Instance {
 	if err := os.WriteFile(path, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	dataDir := o.DataDir
+	if dataDir == "" {
+		dataDir = filepath.Join(dir, "data")
+	}
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -74,13 +87,17 @@ func Start(t testing.TB, toml string, opts ...Options) *Instance {
 		}
 	}
 	a, err := app.New(cfg, app.Options{
-		Version:  "v-test",
-		DataPath: filepath.Join(dir, "data"),
-		Port:     -1,
-		Debug:    o.Debug,
-		Simulate: o.Simulate,
-		SimSpeed: o.SimSpeed,
-		Logger:   logger,
+		Version:            "v-test",
+		DataPath:           dataDir,
+		Port:               -1,
+		Debug:              o.Debug,
+		Simulate:           o.Simulate,
+		SimSpeed:           o.SimSpeed,
+		GuestsDir:          o.GuestsDir,
+		NotifierExtraHosts: o.NotifierExtraHosts,
+		NotifierBackoff:    o.NotifierBackoff,
+		NotifierMaxBackoff: o.NotifierMaxBackoff,
+		Logger:             logger,
 	})
 	if err != nil {
 		t.Fatalf("app: %v", err)

@@ -1,0 +1,108 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/moonrelay/moonrelay/host/server"
+	"github.com/moonrelay/moonrelay/host/store"
+	"github.com/moonrelay/moonrelay/runtime"
+)
+
+// pluginsConfig is the [plugins] section.
+type pluginsConfig struct {
+	// Path is the folder of the owner's own .wasm plugins (default
+	// <data_path>/plugins).
+	Path string `toml:"path"`
+	// ExtraHosts are hosts every plugin may reach besides its own (e.g. a
+	// LAN service), by name or address.
+	ExtraHosts []string `toml:"extra_hosts"`
+}
+
+// storeKV keeps each guest's key/value data in its own store namespace.
+type storeKV struct{ st *store.Store }
+
+func (k storeKV) Get(_ context.Context, guest, key string) ([]byte, bool, error) {
+	return k.st.Namespace("guest/" + guest).Get(key)
+}
+
+func (k storeKV) Set(_ context.Context, guest, key string, val []byte) error {
+	return k.st.Namespace("guest/"+guest).Put(key, val)
+}
+
+// plugins is the WebAssembly runtime as a component.
+type plugins struct {
+	eng *runtime.Engine
+}
+
+func (p *plugins) Name() string { return "plugins" }
+
+// Start compiles every guest in the background so the first notification
+// does not wait for it.
+func (p *plugins) Start(ctx context.Context) error {
+	go func() { _ = p.eng.Warm(ctx) }()
+	return nil
+}
+
+func (p *plugins) Close() error { return p.eng.Close(context.Background()) }
+
+// buildRuntime creates the engine and loads the built-in and the owner's
+// guests. A guest that fails to load is a warning naming its file.
+func (a *App) buildRuntime() error {
+	var pc pluginsConfig
+	if sec := a.cfg.Section("plugins"); sec != nil {
+		if err := sec.Decode(&pc); err != nil {
+			return err
+		}
+	}
+	userDir := a.Folders.Plugins
+	if pc.Path != "" {
+		userDir = pc.Path
+		if !filepath.IsAbs(userDir) {
+			userDir = filepath.Join(filepath.Dir(a.cfg.File), userDir)
+		}
+	}
+	eng, err := runtime.New(context.Background(), runtime.Options{
+		CacheDir:  filepath.Join(a.Folders.Cache, "wasm"),
+		Logger:    a.Log,
+		KV:        storeKV{a.Store},
+		UserAgent: "Apprise",
+		Limits:    runtime.Limits{ExtraHosts: pc.ExtraHosts},
+	})
+	if err != nil {
+		return fmt.Errorf("start the plugin runtime: %w", err)
+	}
+	a.Runtime = eng
+	a.components = append(a.components, &plugins{eng: eng})
+	var dirs []string
+	if a.opts.GuestsDir != "" {
+		dirs = append(dirs, a.opts.GuestsDir)
+	} else {
+		a.Server.Warn("no built-in plugins folder: run 'make guests', or start moonrelay with --guests DIR; notification transports are missing")
+	}
+	dirs = append(dirs, userDir)
+	if err := eng.LoadDir(context.Background(), dirs...); err != nil {
+		for _, e := range joined(err) {
+			a.Server.Warn("plugin not loaded: " + e.Error())
+			a.Log.Warn("plugin not loaded", "err", e)
+		}
+	}
+	names := []string{}
+	for _, g := range eng.Guests() {
+		names = append(names, g.Name)
+	}
+	a.Log.Info("plugins loaded", "count", len(names), "plugins", strings.Join(names, ","), "builtin", a.opts.GuestsDir, "user", userDir)
+	return a.Server.Register(server.Endpoint{Path: "/server/plugins/list", Handler: func(context.Context, *server.Request) (any, error) {
+		return map[string]any{"plugins": eng.Guests()}, nil
+	}})
+}
+
+// joined splits an errors.Join result.
+func joined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}

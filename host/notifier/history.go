@@ -1,0 +1,65 @@
+package notifier
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/moonrelay/moonrelay/host/store"
+)
+
+// Delivery is one entry of a notifier's history.
+type Delivery struct {
+	Notifier string    `json:"notifier"`
+	Time     time.Time `json:"time"`
+	Event    string    `json:"event"`
+	// Result is sent, failed (the service refused, or a template failed)
+	// or dropped (gave up after max_attempts or max_age).
+	Result   string    `json:"result"`
+	Attempts int       `json:"attempts"`
+	Error    string    `json:"error,omitempty"`
+	Info     string    `json:"info,omitempty"`
+	Title    string    `json:"title,omitempty"`
+	Problems []string  `json:"problems,omitempty"`
+	Queued   time.Time `json:"queued,omitzero"`
+}
+
+// history keeps the last deliveries per notifier in the store.
+type history struct {
+	st   *store.Store
+	keep int
+	mu   sync.Mutex
+}
+
+func (h *history) queue(name string) *store.Queue { return h.st.Queue("notifier/history/" + name) }
+
+func (h *history) add(name string, d Delivery) {
+	d.Notifier = name
+	b, err := json.Marshal(d)
+	if err != nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	q := h.queue(name)
+	if _, err := q.Append(b); err == nil {
+		_, _ = q.Trim(h.keep)
+	}
+}
+
+// list returns up to limit deliveries of a notifier, newest first.
+func (h *history) list(name string, limit int) []Delivery {
+	var all []Delivery
+	_ = h.queue(name).ForEach(func(_ uint64, v []byte) error {
+		var d Delivery
+		if json.Unmarshal(v, &d) == nil {
+			all = append(all, d)
+		}
+		return nil
+	})
+	out := make([]Delivery, 0, min(limit, len(all)))
+	for i := len(all) - 1; i >= 0 && len(out) < limit; i-- {
+		out = append(out, all[i])
+	}
+	return out
+}
