@@ -159,3 +159,87 @@ events = "*"
 		t.Errorf("render sent something: %d bodies", n)
 	}
 }
+
+// reservePort returns a loopback address nothing listens on (yet).
+func reservePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestNotifierOutage: the service is down for 30 s, then up; the
+// notification arrives exactly once and the history shows the retries.
+func TestNotifierOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: -short skips the 30 s outage")
+	}
+	addr := reservePort(t)
+	cfg := "[notifier.phone]\nurl = \"echo://" + addr + "/hook?http=yes\"\nevents = \"*\"\nbody = \"{event_name}: {event_args[1].filename}\"\n"
+	srv := servertest.Start(t, cfg, servertest.Options{Debug: true, GuestsDir: echoGuests(t),
+		NotifierBackoff: 200 * time.Millisecond, NotifierMaxBackoff: 2 * time.Second})
+	t0 := time.Now()
+	if code, body := postJSON(t, srv.URL+"/debug/notifiers/test", map[string]any{"name": "phone"}); code != 200 || !strings.Contains(mustString(body), `"status":"success"`) {
+		t.Fatalf("test notifier: %d %v", code, body)
+	}
+	time.Sleep(30*time.Second - time.Since(t0))
+	sk := startSink(t, addr)
+	bodies := sk.waitBodies(t, 1, 15*time.Second)
+	time.Sleep(3 * time.Second) // a duplicate would arrive by now
+	if got := sk.got(); len(got) != 1 || got[0] != "*: notifier_test.gcode" {
+		t.Fatalf("sink got %q, want one \"*: notifier_test.gcode\"", got)
+	}
+	_ = bodies
+	resp, _ := http.Get(srv.URL + "/server/notifiers/history?name=phone")
+	var h struct {
+		Result struct {
+			History map[string][]struct {
+				Result   string
+				Attempts int
+			}
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	if d := h.Result.History["phone"]; len(d) != 1 || d[0].Result != "sent" || d[0].Attempts < 5 {
+		t.Errorf("history %+v, want one sent entry after several attempts", d)
+	}
+}
+
+// TestNotifierSurvivesKill9: a notification queued while the service is down
+// survives kill -9 of moonrelay and is delivered after the restart.
+func TestNotifierSurvivesKill9(t *testing.T) {
+	addr := reservePort(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	cfgPath := filepath.Join(dir, "moonrelay.toml")
+	cfg := "[server]\nport = " + itoa(port) + "\ndata_path = \"data\"\n\n[notifier.phone]\nurl = \"echo://" + addr + "/hook?http=yes\"\nevents = [\"complete\"]\nbody = \"{event_name}: {event_args[1].filename}\"\n"
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	guests := echoGuests(t)
+	base := "http://127.0.0.1:" + itoa(port)
+	run := func() *execCmd {
+		c := startProcess(t, binary, "-c", cfgPath, "--debug", "--guests", guests)
+		waitHTTP(t, base, c)
+		return c
+	}
+	first := run()
+	if code, body := postJSON(t, base+"/debug/notifiers/test", map[string]any{"name": "phone"}); code != 200 {
+		t.Fatalf("test notifier: %d %v", code, body)
+	}
+	first.kill9(t)
+	sk := startSink(t, addr)
+	time.Sleep(300 * time.Millisecond)
+	if len(sk.got()) != 0 {
+		t.Fatalf("delivered before the restart: %q", sk.got())
+	}
+	second := run()
+	defer second.kill9(t)
+	bodies := sk.waitBodies(t, 1, 20*time.Second)
+	if bodies[0] != "complete: notifier_test.gcode" {
+		t.Errorf("after restart the sink got %q", bodies)
+	}
+}

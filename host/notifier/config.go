@@ -47,7 +47,8 @@ type Config struct {
 	// MinPause suppresses paused/resumed for pauses shorter than this
 	// (min_pause, seconds; 0 = notify every pause), e.g. timelapse parking.
 	MinPause time.Duration `toml:"min_pause"`
-	// MaxAttempts bounds delivery attempts (max_attempts, default 10).
+	// MaxAttempts bounds delivery attempts (max_attempts, default 0: no
+	// limit, max_age decides).
 	MaxAttempts int `toml:"max_attempts"`
 	// MaxAge drops a notification still undelivered after this long
 	// (max_age, default 24h).
@@ -66,7 +67,7 @@ var urlRe = regexp.MustCompile(`^\w+?://`)
 // decode reads and checks a section: every problem is returned, positioned
 // on its key.
 func decode(sec *config.Section) (*settings, error) {
-	c := Config{MaxAttempts: 10, MaxAge: 24 * time.Hour}
+	c := Config{MaxAge: 24 * time.Hour}
 	if err := sec.Decode(&c); err != nil {
 		return nil, err
 	}
@@ -97,8 +98,8 @@ func decode(sec *config.Section) (*settings, error) {
 	if c.MinPause < 0 {
 		errs = append(errs, sec.Errorf("min_pause", "must not be negative"))
 	}
-	if c.MaxAttempts < 1 {
-		errs = append(errs, sec.Errorf("max_attempts", "must be at least 1"))
+	if c.MaxAttempts < 0 {
+		errs = append(errs, sec.Errorf("max_attempts", "must be 0 (no limit) or more"))
 	}
 	if c.MaxAge <= 0 {
 		errs = append(errs, sec.Errorf("max_age", "must be more than 0"))

@@ -151,7 +151,7 @@ func (m *Manager) worker(ctx context.Context, n *notifier) {
 			}
 			continue
 		}
-		if it.Attempts >= n.set.MaxAttempts || now.Sub(it.Created) > n.set.MaxAge {
+		if (n.set.MaxAttempts > 0 && it.Attempts >= n.set.MaxAttempts) || now.Sub(it.Created) > n.set.MaxAge {
 			m.finish(n, id, it, "dropped", fmt.Sprintf("gave up after %d attempts over %s: %s", it.Attempts, now.Sub(it.Created).Round(time.Second), it.LastError), "")
 			continue
 		}

@@ -15,7 +15,7 @@
 //	progress_interval = 25                        # with events "progress": every 25 %
 //	layer_interval = 10                           # with events "layer": every 10 layers
 //	min_pause = 30                                # ignore pauses shorter than 30 s
-//	max_attempts = 10                             # delivery attempts before giving up
+//	max_attempts = 0                              # attempts before giving up (0: no limit)
 //	max_age = "24h"                               # give up on older notifications
 //
 // The template context is Moonraker's — event_name, event_args

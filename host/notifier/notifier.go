@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -209,6 +210,18 @@ func (m *Manager) load(ctx context.Context, sec *config.Section) (*notifier, err
 	return n, nil
 }
 
+// looksLikeToken reports whether a URL's host part is a secret rather than
+// a host name: longer than 8 characters, no dot, not a host:port.
+func looksLikeToken(h string) bool {
+	name := h
+	if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		if _, err := strconv.Atoi(h[i+1:]); err == nil {
+			name = h[:i]
+		}
+	}
+	return len(name) > 8 && !strings.Contains(name, ".") && name != "localhost" && !strings.HasPrefix(name, "[")
+}
+
 func knownSchemes(g Guests) []string {
 	var out []string
 	for _, gi := range g.Guests() {
@@ -220,8 +233,10 @@ func knownSchemes(g Guests) []string {
 	return out
 }
 
-// maskURL hides what may be a secret in a URL: the password, and every
-// path segment and query value longer than 8 characters.
+// maskURL hides what may be a secret in a URL: the password, a "host" that
+// is really a token, and every path segment and query value longer than 8
+// characters. Transports give a better redaction through Validate; this is
+// the fallback.
 func maskURL(u string) string {
 	scheme, rest, ok := strings.Cut(u, "://")
 	if !ok {
@@ -234,6 +249,10 @@ func maskURL(u string) string {
 		}
 	}
 	parts := strings.Split(rest, "/")
+	// A host without a dot is no host name: tgram://BOT_TOKEN/…, discord://ID/…
+	if h := parts[0][strings.LastIndex(parts[0], "@")+1:]; looksLikeToken(h) {
+		parts[0] = parts[0][:len(parts[0])-len(h)] + h[:2] + "****"
+	}
 	for i := 1; i < len(parts); i++ {
 		p, q, hasQ := strings.Cut(parts[i], "?")
 		if len(p) > 8 {
