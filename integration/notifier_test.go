@@ -243,3 +243,65 @@ func TestNotifierSurvivesKill9(t *testing.T) {
 		t.Errorf("after restart the sink got %q", bodies)
 	}
 }
+
+// TestNotifierProgressAndShortPauses: progress every 25 %, and a pause
+// shorter than min_pause is not notified while a longer one is.
+func TestNotifierProgressAndShortPauses(t *testing.T) {
+	sk := startSink(t, "127.0.0.1:0")
+	cfg := `
+[notifier.progress]
+url = "echo://` + sk.addr() + `/p?http=yes"
+events = ["progress"]
+progress_interval = 25
+body = "{event_name} {progress}"
+
+[notifier.pauses]
+url = "echo://` + sk.addr() + `/q?http=yes"
+events = ["paused", "resumed"]
+min_pause = 1
+body = "{event_name}"
+`
+	srv := servertest.Start(t, cfg, servertest.Options{Simulate: true, SimSpeed: 40, GuestsDir: echoGuests(t)})
+	waitReady(t, srv.URL)
+	uploadFile(t, srv.URL, filepath.Join(corpus, "superslicer-2.3.56_klipper-crlf.gcode"), map[string]string{"print": "true"})
+	sk.waitBodies(t, 1, 30*time.Second) // 25 %
+	gcode := func(s string) {
+		if code, body := postJSON(t, srv.URL+"/printer/gcode/script", map[string]any{"script": s}); code != 200 {
+			t.Fatalf("%s: %d %v", s, code, body)
+		}
+	}
+	// A short pause: nothing is sent.
+	gcode("PAUSE")
+	time.Sleep(200 * time.Millisecond)
+	gcode("RESUME")
+	time.Sleep(1500 * time.Millisecond)
+	for _, b := range sk.got() {
+		if b == "paused" || b == "resumed" {
+			t.Fatalf("a 0.2 s pause was notified: %q", sk.got())
+		}
+	}
+	// A long pause: paused after min_pause, then resumed.
+	gcode("PAUSE")
+	time.Sleep(1500 * time.Millisecond)
+	gcode("RESUME")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got := strings.Join(sk.got(), "|")
+		if strings.Contains(got, "paused|") && strings.Contains(got, "resumed") && strings.Contains(got, "progress 75") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sink got %q, want progress 25/50/75, paused and resumed", sk.got())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var progress []string
+	for _, b := range sk.got() {
+		if strings.HasPrefix(b, "progress") {
+			progress = append(progress, b)
+		}
+	}
+	if strings.Join(progress, ",") != "progress 25,progress 50,progress 75" {
+		t.Errorf("progress notifications %q, want 25, 50, 75", progress)
+	}
+}

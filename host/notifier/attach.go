@@ -106,9 +106,8 @@ func (m *Manager) fetchURL(ctx context.Context, raw string) (runtime.Attachment,
 		}
 	}
 	if name == "" {
-		if base := path.Base(u.Path); base != "/" && base != "." && base != "" {
-			name = base
-		}
+		// The last path segment; empty for /webcam/?action=snapshot.
+		name = u.Path[strings.LastIndexByte(u.Path, '/')+1:]
 	}
 	if name == "" {
 		name = "apprise-attachment" + extFor(mt)
