@@ -59,6 +59,12 @@ func (a *App) buildComponents() error {
 	if err := a.buildRuntime(); err != nil {
 		return err
 	}
+	if a.cfg.Server.EnableDebugEndpoints || a.opts.Debug {
+		sink := &notificationSink{log: a.Log.With("component", "notification_sink")}
+		if err := sink.register(a.Server); err != nil {
+			return err
+		}
+	}
 	if secs := a.cfg.SectionsOf("notifier"); len(secs) > 0 {
 		nm, warnings := notifier.New(context.Background(), secs, notifier.Deps{
 			Logger:      a.Log,
