@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/host/store"
 	"github.com/moonrelay/moonrelay/runtime"
 )
 
@@ -98,33 +99,61 @@ func (m *Manager) render(n *notifier, vars map[string]any, o *overrides) (*rende
 // notifyEventWith renders and queues; the outbox write is durable before
 // this returns, so the notification survives a crash from here on.
 func (m *Manager) notifyEventWith(n *notifier, event string, args []any, message string, extra map[string]any, o *overrides) {
+	if p := m.prepare(n, event, args, message, extra, o); p != nil {
+		m.enqueueAll([]pending{*p})
+	}
+}
+
+// pending is a rendered notification for one notifier, not yet queued.
+type pending struct {
+	n  *notifier
+	it item
+}
+
+// prepare renders a notifier's message; a template error is logged and
+// recorded in the history, and nil returned.
+func (m *Manager) prepare(n *notifier, event string, args []any, message string, extra map[string]any, o *overrides) *pending {
 	r, err := m.render(n, m.vars(event, args, message, extra), o)
 	now := m.d.Now()
 	if err != nil {
 		m.log.Warn("notification not sent: template error", "notifier", n.name, "event", event, "err", err)
 		m.history.add(n.name, Delivery{Time: now, Event: event, Result: "failed", Error: err.Error()})
-		return
+		return nil
 	}
-	it := item{Event: event, Title: r.title, Body: r.body, BodyFormat: n.set.bodyFormat, Attach: r.attach, Created: now, NextAt: now, Problems: r.problems}
-	if err := m.enqueue(n, &it); err != nil {
-		m.log.Error("notification lost: the outbox could not be written", "notifier", n.name, "event", event, "err", err)
-		m.history.add(n.name, Delivery{Time: now, Event: event, Result: "failed", Error: "outbox: " + err.Error()})
-	}
+	return &pending{n: n, it: item{Event: event, Title: r.title, Body: r.body, BodyFormat: n.set.bodyFormat,
+		Attach: r.attach, Created: now, NextAt: now, Problems: r.problems}}
 }
 
-func (m *Manager) enqueue(n *notifier, it *item) error {
-	b, err := json.Marshal(it)
-	if err != nil {
-		return err
+// enqueueAll writes the notifications of one event to their outboxes in
+// one transaction (one fsync however many notifiers), then wakes their
+// workers.
+func (m *Manager) enqueueAll(ps []pending) {
+	if len(ps) == 0 {
+		return
 	}
-	if _, err := n.queue.Append(b); err != nil {
-		return err
+	err := m.d.Store.Update(func(tx *store.Tx) error {
+		for i := range ps {
+			b, err := json.Marshal(&ps[i].it)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Queue(ps[i].n.queue.Name()).Append(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, p := range ps {
+		if err != nil {
+			m.log.Error("notification lost: the outbox could not be written", "notifier", p.n.name, "event", p.it.Event, "err", err)
+			m.history.add(p.n.name, Delivery{Time: m.d.Now(), Event: p.it.Event, Result: "failed", Error: "outbox: " + err.Error()})
+			continue
+		}
+		select {
+		case p.n.wake <- struct{}{}:
+		default:
+		}
 	}
-	select {
-	case n.wake <- struct{}{}:
-	default:
-	}
-	return nil
 }
 
 // worker delivers one notifier's outbox in order until ctx ends.
@@ -219,16 +248,22 @@ func (m *Manager) head(n *notifier) (uint64, *item, bool) {
 	return id, it, it != nil
 }
 
-// finish removes an item from the outbox and records its outcome.
+// finish removes an item from the outbox and records its outcome, in one
+// transaction (one fsync).
 func (m *Manager) finish(n *notifier, id uint64, it *item, result, errText, info string) {
-	if err := n.queue.Delete(id); err != nil {
-		m.log.Error("outbox delete failed", "notifier", n.name, "err", err)
+	d := Delivery{
+		Notifier: n.name, Time: m.d.Now(), Event: it.Event, Result: result, Attempts: it.Attempts,
+		Error: errText, Info: info, Problems: it.Problems, Title: it.Title, Queued: it.Created,
 	}
-	m.history.add(n.name, Delivery{
-		Time: m.d.Now(), Event: it.Event, Result: result, Attempts: it.Attempts,
-		Error: errText, Info: info, Problems: it.Problems, Title: it.Title,
-		Queued: it.Created,
+	err := m.d.Store.Update(func(tx *store.Tx) error {
+		if err := tx.Queue(n.queue.Name()).Delete(id); err != nil {
+			return err
+		}
+		return m.history.addTx(tx, n.name, d)
 	})
+	if err != nil {
+		m.log.Error("outbox update failed", "notifier", n.name, "err", err)
+	}
 	if result == "dropped" {
 		m.log.Warn("notification dropped", "notifier", n.name, "event", it.Event, "err", errText)
 	}

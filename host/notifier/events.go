@@ -49,6 +49,7 @@ func (m *Manager) onJobEvent(ev jobstate.Event) {
 	if ev.Name == jobstate.EventStandby {
 		return
 	}
+	var batch []pending
 	for _, name := range m.order {
 		n := m.notifiers[name]
 		if !n.set.subscribed(ev.Name) {
@@ -61,8 +62,11 @@ func (m *Manager) onJobEvent(ev jobstate.Event) {
 		if ev.Name != jobstate.EventPaused && ev.Name != jobstate.EventResumed {
 			m.flushPause(n)
 		}
-		m.notifyEvent(n, ev.Name, []any{ev.Prev, ev.Curr}, "", nil)
+		if p := m.prepare(n, ev.Name, []any{ev.Prev, ev.Curr}, "", nil, nil); p != nil {
+			batch = append(batch, *p)
+		}
 	}
+	m.enqueueAll(batch)
 }
 
 // debouncePause holds a paused event for min_pause: a resume within that

@@ -26,26 +26,44 @@ type Delivery struct {
 
 // history keeps the last deliveries per notifier in the store.
 type history struct {
-	st   *store.Store
-	keep int
-	mu   sync.Mutex
+	st    *store.Store
+	keep  int
+	mu    sync.Mutex
+	count map[string]int // entries written since start, an upper bound
 }
 
 func (h *history) queue(name string) *store.Queue { return h.st.Queue("notifier/history/" + name) }
 
 func (h *history) add(name string, d Delivery) {
+	_ = h.st.Update(func(tx *store.Tx) error { return h.addTx(tx, name, d) })
+}
+
+// addTx appends d within tx; the ring is trimmed back to keep entries once
+// it holds trimSlack more, so most deliveries write one entry only.
+func (h *history) addTx(tx *store.Tx, name string, d Delivery) error {
 	d.Notifier = name
 	b, err := json.Marshal(d)
 	if err != nil {
-		return
+		return err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	q := h.queue(name)
-	if _, err := q.Append(b); err == nil {
-		_, _ = q.Trim(h.keep)
+	q := tx.Queue("notifier/history/" + name)
+	if _, err := q.Append(b); err != nil {
+		return err
 	}
+	h.count[name]++
+	if h.count[name] > h.keep+trimSlack {
+		if _, err := q.Trim(h.keep); err != nil {
+			return err
+		}
+		h.count[name] = h.keep
+	}
+	return nil
 }
+
+// trimSlack is how far a history ring may grow past keep before a trim.
+const trimSlack = 16
 
 // list returns up to limit deliveries of a notifier, newest first.
 func (h *history) list(name string, limit int) []Delivery {
@@ -57,7 +75,8 @@ func (h *history) list(name string, limit int) []Delivery {
 		}
 		return nil
 	})
-	out := make([]Delivery, 0, min(limit, len(all)))
+	out := make([]Delivery, 0, min(limit, len(all), h.keep))
+	limit = min(limit, h.keep)
 	for i := len(all) - 1; i >= 0 && len(out) < limit; i-- {
 		out = append(out, all[i])
 	}

@@ -126,7 +126,7 @@ func New(ctx context.Context, sections []*config.Section, d Deps) (*Manager, []W
 		d.HTTPClient = &http.Client{Timeout: 5 * time.Second}
 	}
 	m := &Manager{d: d, log: d.Logger.With("component", "notifier"), notifiers: map[string]*notifier{}}
-	m.history = &history{st: d.Store, keep: 50}
+	m.history = &history{st: d.Store, keep: 50, count: map[string]int{}}
 	var warnings []Warning
 	for _, sec := range sections {
 		n, err := m.load(ctx, sec)
