@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/runtime/transporttest"
+)
+
+const tokens = "T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7"
+
+var okReply = transporttest.Response{Status: 200, Body: "ok", Header: map[string]string{"Content-Type": "text/html"}}
+
+type sendCase struct {
+	name, url, title, body string
+	replies                []transporttest.Response
+	check                  func(t *testing.T, res *sdk.SendResult, reqs []transporttest.Request)
+}
+
+func sent(n int) func(t *testing.T, res *sdk.SendResult, reqs []transporttest.Request) {
+	return func(t *testing.T, res *sdk.SendResult, reqs []transporttest.Request) {
+		t.Helper()
+		if !res.OK || res.Status != sdk.StatusSent {
+			t.Errorf("result %+v, want sent", res)
+		}
+		if len(reqs) != n {
+			t.Errorf("%d requests, want %d", len(reqs), n)
+		}
+	}
+}
+
+func failed(permanent bool, status, text string) func(t *testing.T, res *sdk.SendResult, reqs []transporttest.Request) {
+	return func(t *testing.T, res *sdk.SendResult, _ []transporttest.Request) {
+		t.Helper()
+		if res.OK || res.Permanent != permanent || res.Status != status || !strings.Contains(res.Error, text) {
+			t.Errorf("result %+v, want %s (permanent %v) mentioning %q", res, status, permanent, text)
+		}
+	}
+}
+
+// tsRE finds the footer time stamp, which is the time of sending.
+var tsRE = regexp.MustCompile(`"ts": ([0-9]+\.[0-9]+)`)
+
+func TestSend(t *testing.T) {
+	rich := "benchy <done> & \"ok\" <!channel> <!here|now> <@U123|bob> <https://printer.local/?a=1&b=2|Mainsail> ✓"
+	cases := []sendCase{
+		{name: "title_body", url: "slack://" + tokens, title: "Print <complete> & done", body: rich, check: sent(1)},
+		{name: "native_url", url: "https://hooks.slack.com/services/" + tokens, title: "T", body: "B", check: sent(1)},
+		{name: "native_gov", url: "https://hooks.slack-gov.com/services/" + tokens + "/", title: "T", body: "B", check: sent(1)},
+		{
+			name: "channels", url: "slack://Voron@" + tokens + "/#general/@alice/+C0123?to=#prints:1712345678.123", title: "T", body: "B",
+			check: sent(4),
+		},
+		{name: "no_image_no_footer", url: "slack://" + tokens + "?image=no&footer=no", title: "T", body: "B", check: sent(1)},
+		{name: "no_timestamp", url: "slack://" + tokens + "?timestamp=no", title: "T", body: "B", check: sent(1)},
+		{name: "blocks", url: "slack://" + tokens + "?blocks=yes", title: "Print complete", body: "*benchy* <done>", check: sent(1)},
+		{name: "blocks_text_no_title", url: "slack://" + tokens + "/#prints?blocks=yes&format=text&image=no", body: "plain <text>", check: sent(1)},
+		{name: "format_text", url: "slack://" + tokens + "?format=text", title: "a < b", body: "x < y & <!channel>", check: sent(1)},
+		{name: "invalid_token", url: "slack://" + tokens, body: "x", replies: []transporttest.Response{{Status: 403, Body: "invalid_token"}}, check: failed(true, sdk.StatusFailed, "invalid_token")},
+		{name: "no_service", url: "slack://" + tokens, body: "x", replies: []transporttest.Response{{Status: 404, Body: "no_service"}}, check: failed(true, sdk.StatusFailed, "no_service")},
+		{name: "server_error", url: "slack://" + tokens, body: "x", replies: []transporttest.Response{{Status: 500, Body: "internal_error"}}, check: failed(false, sdk.StatusRetry, "internal_error")},
+		{
+			name: "rate_limited", url: "slack://" + tokens, body: "x", replies: []transporttest.Response{{Status: 429, Body: "rate_limited", Header: map[string]string{"Retry-After": "30"}}},
+			check: func(t *testing.T, res *sdk.SendResult, _ []transporttest.Request) {
+				if res.Status != sdk.StatusRetry || res.RetryAfterS != 30 {
+					t.Errorf("result %+v, want retry after 30 s", res)
+				}
+			},
+		},
+		{name: "ok_body_required", url: "slack://" + tokens, body: "x", replies: []transporttest.Response{{Status: 200, Body: "{}"}}, check: failed(false, sdk.StatusFailed, "HTTP 200")},
+	}
+	// One engine for all cases; each case reads the requests it caused.
+	cap := transporttest.NewCapture(t)
+	eng := transporttest.Engine(t, map[string]string{"hooks.slack.com": cap.URL, "hooks.slack-gov.com": cap.URL}, transporttest.Guest(t, "."))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := len(cap.Requests())
+			cap.Reply(okReply)
+			if tc.replies != nil {
+				cap.Reply(tc.replies...)
+			}
+			before := time.Now()
+			res, err := transporttest.Send(t, eng, "slack", sdk.SendRequest{URL: tc.url, Title: tc.title, Body: tc.body, BodyFormat: "text", NotifyType: "info"})
+			if err != nil {
+				t.Fatalf("send: %v", err)
+			}
+			reqs := cap.Requests()[n:]
+			tc.check(t, res, reqs)
+			var dump bytes.Buffer
+			for i, r := range reqs {
+				if i > 0 {
+					dump.WriteString("\n=====\n\n")
+				}
+				dump.Write(cap.Dump(r))
+			}
+			for _, m := range tsRE.FindAllSubmatch(dump.Bytes(), -1) {
+				ts, _ := strconv.ParseFloat(string(m[1]), 64)
+				if d := ts - float64(before.UnixNano())/1e9; d < -1 || d > 10 {
+					t.Errorf("ts %s is not the time of sending (%v)", m[1], before)
+				}
+			}
+			transporttest.Golden(t, "testdata/"+tc.name+".golden", tsRE.ReplaceAll(dump.Bytes(), []byte(`"ts": TS`)))
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
+	if g, ok := eng.ForURL("https://hooks.slack.com/services/" + tokens); !ok || g.Name != "slack" {
+		t.Errorf("native URL not routed to slack: %+v", g)
+	}
+	for _, tc := range []struct {
+		url, wantErr, wantRedacted, wantHost string
+		wantOpts                             map[string]string
+	}{
+		{url: "slack://" + tokens + "/#general", wantRedacted: "slack://T1JJ3T3L2/****/****/#general"},
+		{url: "slack://Voron@" + tokens + "?format=text", wantRedacted: "slack://Voron@T1JJ3T3L2/****/****", wantOpts: map[string]string{"format": "text"}},
+		{url: "https://hooks.slack-gov.com/services/" + tokens, wantHost: "hooks.slack-gov.com"},
+		{url: "slack://" + tokens + "?mode=gov", wantHost: "hooks.slack-gov.com"},
+		{url: "slack://?token=" + tokens, wantRedacted: "slack://T1JJ3T3L2/****/****"},
+		{url: "slack://xoxb-1234-1234-abc124/#general", wantErr: "bot tokens"},
+		{url: "slack://" + tokens + "?mode=bot", wantErr: "bot tokens"},
+		{url: "slack://" + tokens + "?mode=party", wantErr: "mode=party"},
+		{url: "slack://T1JJ3T3L2/A1BRTD4JD", wantErr: "token 3 of 3"},
+		{url: "slack://T1JJ3T3L2/A1B-RTD4JD/abc", wantErr: "token 2 of 3"},
+		{url: "slack://" + tokens + "/bob@example.com", wantErr: "e-mail"},
+		{url: "slack://" + tokens + "/%23bad.channel", wantErr: `"#bad.channel"`},
+		{url: "https://hooks.slack.com/workflows/abc", wantErr: "not a Slack webhook URL"},
+	} {
+		res, err := eng.Validate(context.Background(), "slack", tc.url)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.url, err)
+		}
+		if tc.wantErr != "" {
+			if res.OK || !strings.Contains(res.Error, tc.wantErr) {
+				t.Errorf("%s: got %+v, want error containing %q", tc.url, res, tc.wantErr)
+			}
+			continue
+		}
+		if !res.OK {
+			t.Errorf("%s: %s", tc.url, res.Error)
+			continue
+		}
+		host := tc.wantHost
+		if host == "" {
+			host = "hooks.slack.com"
+		}
+		if len(res.Hosts) != 1 || res.Hosts[0] != host {
+			t.Errorf("%s: hosts %v, want %s", tc.url, res.Hosts, host)
+		}
+		if strings.Contains(res.RedactedURL, "TIiajk") || tc.wantRedacted != "" && res.RedactedURL != tc.wantRedacted {
+			t.Errorf("%s: redacted %q, want %q", tc.url, res.RedactedURL, tc.wantRedacted)
+		}
+		for k, v := range tc.wantOpts {
+			if res.Options[k] != v {
+				t.Errorf("%s: option %s = %q, want %q", tc.url, k, res.Options[k], v)
+			}
+		}
+	}
+}
+
+func TestPyTime(t *testing.T) {
+	for ns, want := range map[int64]string{1712345678123456700: "1712345678.1234567", 1712345678000000000: "1712345678.0", 1712345678500000000: "1712345678.5"} {
+		if got := string(pyTime(ns)); got != want {
+			t.Errorf("pyTime(%d) = %s, want %s", ns, got, want)
+		}
+	}
+}
