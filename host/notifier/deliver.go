@@ -280,20 +280,17 @@ type outcome struct {
 // then the guest's Send.
 func (m *Manager) deliver(ctx context.Context, n *notifier, it *item) (outcome, []string) {
 	g := n.guest
-	native := g.Format
-	if native == "" {
-		native = "text"
-	}
+	native := n.native
 	title, body := it.Title, convert(it.Body, it.BodyFormat, native)
 	if g.NoTitle {
 		body = mergeTitle(title, body, it.BodyFormat, native)
 		title = ""
-	} else if g.TitleMaxLen > 0 && len(title) > g.TitleMaxLen {
-		title = title[:g.TitleMaxLen]
 	}
+	// Over-long titles and bodies go as they are (Apprise's default
+	// overflow=upstream): the service decides.
 	atts, problems := m.fetchAttachments(ctx, g, it.Attach)
 	req := sdk.SendRequest{
-		URL: n.url, Title: title, Body: body, BodyFormat: native, NotifyType: "info",
+		URL: n.url, Title: title, Body: body, BodyFormat: it.BodyFormat, NotifyType: "info",
 		Notifier: n.name, Event: it.Event, Now: m.d.Now().Unix(),
 	}
 	for i, a := range atts {

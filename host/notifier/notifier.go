@@ -81,6 +81,7 @@ type notifier struct {
 	guest  runtime.GuestInfo
 	hosts  []string
 	masked string
+	native string // the format the transport wants: its manifest's, or the URL's ?format=
 	title  *template.Template
 	body   *template.Template
 	attach *template.Template
@@ -202,6 +203,13 @@ func (m *Manager) load(ctx context.Context, sec *config.Section) (*notifier, err
 		return nil, sec.Errorf("url", "%s (transport %s, %s)", vr.Error, g.Name, g.File)
 	}
 	n.url, n.guest, n.hosts = u, g, vr.Hosts
+	n.native = g.Format
+	if f := vr.Options["format"]; f == "text" || f == "markdown" || f == "html" {
+		n.native = f
+	}
+	if n.native == "" {
+		n.native = "text"
+	}
 	n.masked = vr.RedactedURL
 	if n.masked == "" {
 		n.masked = maskURL(u)
