@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/runtime"
+	"github.com/moonrelay/moonrelay/runtime/transporttest"
+)
+
+// HOST in a case's URL is replaced by the capture server's host:port;
+// ha.example.com (an https server) is redirected to it, keeping its Host
+// header.
+
+const token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJhYmMifQ.c2lnbmF0dXJl"
+
+// randomID is the notification_id Apprise draws when the URL has no nid.
+var randomID = regexp.MustCompile(`"notification_id": "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"`)
+
+func TestGolden(t *testing.T) {
+	cap := transporttest.NewCapture(t)
+	eng := transporttest.Engine(t, map[string]string{"ha.example.com": cap.URL}, transporttest.Guest(t, "."))
+	for _, tc := range []struct {
+		name, url, title, body string
+		atts                   []runtime.Attachment
+	}{
+		{name: "plain", url: "hassio://HOST/" + token + "?nid=printer", body: "Print finished"},
+		{name: "title_body", url: "hassio://HOST/" + token + "?nid=printer", title: "Voron 2.4", body: "benchy done\n100°C ✓"},
+		{name: "random_id", url: "hassio://HOST/" + token, title: "T", body: "B"},
+		{name: "default_port_8123", url: "hassio://ha.example.com/" + token + "?nid=x", body: "x"},
+		{name: "https_no_port", url: "hassios://ha.example.com/" + token + "?nid=x", body: "x"},
+		{name: "https_port_prefix", url: "hassios://ha.example.com:8443/home/assistant/" + token + "?nid=x", body: "x"},
+		{name: "accesstoken_option", url: "hassio://HOST/prefix/?accesstoken=" + token + "&nid=x", body: "x"},
+		{name: "user_replaces_bearer", url: "hassio://bob:pw@HOST/" + token + "?nid=x", body: "x"},
+		{name: "attachment_dropped", url: "hassio://HOST/" + token + "?nid=x", body: "no files",
+			atts: []runtime.Attachment{{Name: "a.jpg", MIME: "image/jpeg", Data: []byte("jpg")}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			seen := len(cap.Requests())
+			url := strings.ReplaceAll(tc.url, "HOST", cap.Host())
+			vr, err := eng.Validate(context.Background(), "hassio", url)
+			if err != nil || !vr.OK {
+				t.Fatalf("validate: %v %+v", err, vr)
+			}
+			res, err := transporttest.Send(t, eng, "hassio", sdk.SendRequest{URL: url, Title: tc.title, Body: tc.body, NotifyType: "info"}, tc.atts...)
+			if err != nil || !res.OK {
+				t.Fatalf("send: %v %+v", err, res)
+			}
+			if n := len(cap.Requests()) - seen; n != 1 {
+				t.Fatalf("%d requests, want 1", n)
+			}
+			got := cap.Dump(cap.Last(t))
+			if !strings.Contains(tc.url, "nid=") {
+				if !randomID.Match(got) {
+					t.Fatalf("no random uuid4 notification_id in\n%s", got)
+				}
+				got = randomID.ReplaceAll(got, []byte(`"notification_id": "RANDOM-UUID4"`))
+			}
+			transporttest.Golden(t, "testdata/"+tc.name+".golden", got)
+		})
+	}
+}
+
+func TestFailures(t *testing.T) {
+	cap := transporttest.NewCapture(t)
+	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
+	for _, tc := range []struct {
+		name      string
+		reply     transporttest.Response
+		status    string
+		permanent bool
+		retryS    int
+		errText   string
+	}{
+		{name: "400", reply: transporttest.Response{Status: 400, Body: `{"message": "Invalid JSON specified."}`},
+			status: sdk.StatusFailed, permanent: true, errText: "HTTP 400: Invalid JSON specified."},
+		{name: "401", reply: transporttest.Response{Status: 401, Body: "401: Unauthorized"},
+			status: sdk.StatusFailed, permanent: true, errText: "HTTP 401: 401: Unauthorized"},
+		{name: "500", reply: transporttest.Response{Status: 500, Body: "500 Internal Server Error"}, status: sdk.StatusRetry, errText: "HTTP 500"},
+		{name: "429", reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "60"}, Body: "slow down"},
+			status: sdk.StatusRetry, retryS: 60, errText: "slow down"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cap.Reply(tc.reply)
+			res, err := transporttest.Send(t, eng, "hassio", sdk.SendRequest{URL: "hassio://" + cap.Host() + "/tok", Body: "x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != tc.status || res.Permanent != tc.permanent || res.RetryAfterS != tc.retryS || !strings.Contains(res.Error, tc.errText) {
+				t.Errorf("result = %+v, want status %s permanent %v retry %d error containing %q", res, tc.status, tc.permanent, tc.retryS, tc.errText)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
+	for _, tc := range []struct {
+		url, err, redacted, hosts, format string
+	}{
+		{url: "hassio://homeassistant.local/" + token, redacted: "hassio://homeassistant.local:8123/****", hosts: "homeassistant.local"},
+		{url: "hassios://bob:pw@ha.example.com/ha/" + token + "?nid=voron", redacted: "hassios://bob:****@ha.example.com/ha/****?nid=voron", hosts: "ha.example.com"},
+		{url: "hassio://ha.local/" + token + "?format=markdown", redacted: "hassio://ha.local:8123/****", hosts: "ha.local", format: "markdown"},
+		{url: "hassio://10.0.0.5:8124?accesstoken=" + token, redacted: "hassio://10.0.0.5:8124/****", hosts: "10.0.0.5"},
+		{url: "hassio://homeassistant.local", err: "no long-lived access token"},
+		{url: "hassio:///" + token, err: "names no host"},
+		{url: "hassio://homeassistant.local/" + token + "?nid=bad.id", err: `nid "bad.id" may hold only`},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			vr, err := eng.Validate(context.Background(), "hassio", tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.err != "" {
+				if vr.OK || !strings.Contains(vr.Error, tc.err) {
+					t.Errorf("validate = %+v, want error containing %q", vr, tc.err)
+				}
+				return
+			}
+			if !vr.OK || vr.RedactedURL != tc.redacted || strings.Join(vr.Hosts, ",") != tc.hosts || vr.Options["format"] != tc.format {
+				t.Errorf("validate = %+v, want redacted %q hosts %q format %q", vr, tc.redacted, tc.hosts, tc.format)
+			}
+		})
+	}
+}
+
+func TestServiceURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"hassio://ha/tok":                    "http://ha:8123",
+		"hassio://ha:80/tok":                 "http://ha:80",
+		"hassios://ha/tok":                   "https://ha",
+		"hassios://ha:8443/a/b/tok":          "https://ha:8443/a/b",
+		"hassio://ha/a%20b/?accesstoken=tok": "http://ha:8123/a%20b",
+	} {
+		c, err := parse(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		scheme := "http://"
+		if c.secure {
+			scheme = "https://"
+		}
+		if got := scheme + c.hostPort + c.prefix; got != want {
+			t.Errorf("%s: base = %s, want %s", raw, got, want)
+		}
+	}
+}
