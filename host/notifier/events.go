@@ -81,20 +81,26 @@ func (m *Manager) debouncePause(n *notifier, ev jobstate.Event) {
 		if n.pauseTimer != nil {
 			n.pauseTimer.Stop()
 		}
-		n.pausedAt = m.d.Now()
-		n.pauseTimer = time.AfterFunc(n.set.MinPause, func() {
-			n.pauseMu.Lock()
-			n.pauseTimer = nil
-			n.pauseMu.Unlock()
-			m.notifyEvent(n, jobstate.EventPaused, args, "", nil)
-		})
+		n.pausedAt, n.pausedArgs = m.d.Now(), args
+		n.pauseTimer = time.AfterFunc(n.set.MinPause, func() { m.sendHeldPause(n) })
 	case jobstate.EventResumed:
 		if n.pauseTimer != nil && n.pauseTimer.Stop() {
-			n.pauseTimer = nil
+			n.pauseTimer, n.pausedArgs = nil, nil
 			m.log.Debug("short pause not notified", "notifier", n.name, "seconds", m.d.Now().Sub(n.pausedAt).Seconds())
 			return
 		}
 		m.notifyEvent(n, jobstate.EventResumed, args, "", nil)
+	}
+}
+
+// sendHeldPause sends the paused event held by debouncePause, once.
+func (m *Manager) sendHeldPause(n *notifier) {
+	n.pauseMu.Lock()
+	args := n.pausedArgs
+	n.pauseTimer, n.pausedArgs = nil, nil
+	n.pauseMu.Unlock()
+	if args != nil {
+		m.notifyEvent(n, jobstate.EventPaused, args, "", nil)
 	}
 }
 
@@ -104,12 +110,7 @@ func (m *Manager) flushPause(n *notifier) {
 	t := n.pauseTimer
 	n.pauseMu.Unlock()
 	if t != nil && t.Stop() {
-		n.pauseMu.Lock()
-		n.pauseTimer = nil
-		n.pauseMu.Unlock()
-		// The held event's payload is lost with Stop; re-send it from the
-		// timer's own function is not possible, so send a minimal one.
-		m.notifyEvent(n, jobstate.EventPaused, []any{map[string]any{}, map[string]any{"state": "paused"}}, "", nil)
+		m.sendHeldPause(n)
 	}
 }
 

@@ -92,6 +92,7 @@ type notifier struct {
 	pauseMu    sync.Mutex
 	pauseTimer *time.Timer
 	pausedAt   time.Time
+	pausedArgs []any // the held paused event's print_stats
 	progress   progressState
 }
 
