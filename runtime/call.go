@@ -3,8 +3,6 @@ package runtime
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,10 +18,10 @@ import (
 
 // Call carries what the host knows about one call besides its input.
 type Call struct {
-	// Scope names who the call serves, e.g. "notifier.phone". Instances are
-	// reused only by calls of the same scope (Send adds a hash of the URL),
-	// and the guest's KV keys are prefixed with it. Calls with different
-	// credentials must use different scopes.
+	// Scope names who the call serves, e.g. "notifier.phone"; the guest's
+	// KV keys are prefixed with it, so each notifier has its own store.
+	// (Instances need no scope: each is restored to its state after
+	// _initialize before it serves another call.)
 	Scope string
 	// URL is the notifier URL whose host the guest may reach when its
 	// manifest sets user_host. Send sets it from the request.
@@ -76,7 +74,7 @@ func (e *Engine) Send(ctx context.Context, guest string, req sdk.SendRequest, c 
 	}
 	req.Now = e.clock().Unix()
 	var res sdk.SendResult
-	err := e.call(ctx, guest, "mr_send", c, c.Scope+"\x00"+hashString(req.URL), func(deadline time.Duration) any {
+	err := e.call(ctx, guest, "mr_send", c, func(deadline time.Duration) any {
 		req.DeadlineMS = deadline.Milliseconds()
 		return req
 	}, &res)
@@ -95,7 +93,7 @@ func (e *Engine) Send(ctx context.Context, guest string, req sdk.SendRequest, c 
 // configuration is loaded.
 func (e *Engine) Validate(ctx context.Context, guest, rawURL string) (*sdk.ValidateResult, error) {
 	var res sdk.ValidateResult
-	err := e.call(ctx, guest, "mr_validate", Call{Scope: "validate"}, "validate\x00"+hashString(rawURL), func(time.Duration) any {
+	err := e.call(ctx, guest, "mr_validate", Call{Scope: "validate"}, func(time.Duration) any {
 		return sdk.ValidateRequest{URL: rawURL}
 	}, &res)
 	if err != nil {
@@ -108,16 +106,11 @@ func (e *Engine) Validate(ctx context.Context, guest, rawURL string) (*sdk.Valid
 func (e *Engine) Hook(ctx context.Context, guest string, req sdk.HookRequest, c Call) (*sdk.HookResult, error) {
 	req.Now = e.clock().Unix()
 	var res sdk.HookResult
-	err := e.call(ctx, guest, "mr_hook", c, c.Scope, func(time.Duration) any { return req }, &res)
+	err := e.call(ctx, guest, "mr_hook", c, func(time.Duration) any { return req }, &res)
 	if err != nil {
 		return nil, err
 	}
 	return &res, nil
-}
-
-func hashString(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:8])
 }
 
 func (e *Engine) errorFor(name, export string, err error, reason string) error {
@@ -133,7 +126,7 @@ func (e *Engine) errorFor(name, export string, err error, reason string) error {
 // call runs one export: takes an instance for the pool key, encodes the
 // input (made by input once the deadline is known), invokes, decodes the
 // result into out, and returns the instance to the pool or discards it.
-func (e *Engine) call(ctx context.Context, name, export string, c Call, poolKey string, input func(time.Duration) any, out any) error {
+func (e *Engine) call(ctx context.Context, name, export string, c Call, input func(time.Duration) any, out any) error {
 	e.mu.Lock()
 	g, ok := e.guests[name]
 	closed := e.closed
@@ -158,7 +151,7 @@ func (e *Engine) call(ctx context.Context, name, export string, c Call, poolKey 
 	if err != nil {
 		return g.errorf(export, err, "encoding the input: %v", err)
 	}
-	inst, err := g.pool.get(ctx, export, poolKey)
+	inst, err := g.pool.get(ctx, export)
 	if err != nil {
 		var ge *Error
 		if errors.As(err, &ge) || errors.Is(err, ErrClosed) {
@@ -173,6 +166,7 @@ func (e *Engine) call(ctx context.Context, name, export string, c Call, poolKey 
 	cs := &callState{e: e, g: g, export: export, lim: lim, kvScope: c.Scope, attachments: c.Attachments,
 		logger: logger.With("guest", g.info.Name)}
 	cs.allowHosts(c.URL, c.ExtraHosts)
+	cs.smtpAllowHosts(c.URL)
 	inst.out.begin(cs)
 	res, err := inst.invoke(withCallState(ctx, cs), g, export, in, lim.MaxResult)
 	inst.out.end()

@@ -220,6 +220,8 @@ func TestLoadErrors(t *testing.T) {
 func TestLeakBetweenScopes(t *testing.T) {
 	e := newEngine(t, Options{}, map[string]string{"hostile": guestWasm(t, hostileDir)})
 	ctx := context.Background()
+	// The hostile guest keeps every request in a global and reports what
+	// it kept from earlier calls: after the reset, nothing, ever.
 	send := func(scope, secret string) string {
 		res, err := e.Send(ctx, "hostile", sdk.SendRequest{URL: "hostile://leak?token=" + secret, Body: secret}, Call{Scope: scope})
 		if err != nil {
@@ -228,19 +230,12 @@ func TestLeakBetweenScopes(t *testing.T) {
 		}
 		return res.Info
 	}
-	if got := send("notifier.a", "secretA"); got != "" {
-		t.Fatalf("first call saw %q", got)
-	}
-	if got := send("notifier.b", "secretB"); strings.Contains(got, "secretA") {
-		t.Fatalf("notifier.b saw notifier.a's data: %q", got)
-	}
-	// Same notifier, same credentials: the instance is reused (by design).
-	if got := send("notifier.a", "secretA"); got != "hostile://leak?token=secretA|secretA" {
-		t.Errorf("notifier.a's second call saw %q", got)
-	}
-	// Same notifier name but new credentials: a different instance.
-	if got := send("notifier.a", "secretC"); got != "" {
-		t.Errorf("new credentials saw %q", got)
+	for i, c := range []struct{ scope, secret string }{
+		{"notifier.a", "secretA"}, {"notifier.b", "secretB"}, {"notifier.a", "secretA"}, {"notifier.a", "secretC"},
+	} {
+		if got := send(c.scope, c.secret); got != "" {
+			t.Fatalf("call %d (%s) saw earlier data: %q", i, c.scope, got)
+		}
 	}
 	var wg sync.WaitGroup
 	for i := range 40 {
@@ -249,11 +244,8 @@ func TestLeakBetweenScopes(t *testing.T) {
 			if i%2 == 1 {
 				scope, secret = "notifier.b", "secretB"
 			}
-			got := send(scope, secret)
-			for _, part := range strings.Split(got, ",") {
-				if part != "" && !strings.HasSuffix(part, "|"+secret) {
-					t.Errorf("%s saw %q", scope, part)
-				}
+			if got := send(scope, secret); got != "" {
+				t.Errorf("%s saw %q", scope, got)
 			}
 		})
 	}

@@ -26,6 +26,7 @@ var hostSigs = map[string]sig{
 	"attachment_read": {[]api.ValueType{i32, i64, i32, i32}, []api.ValueType{i32}},
 	"kv_get":          {[]api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}},
 	"kv_set":          {[]api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}},
+	"smtp_send":       {[]api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}},
 }
 
 // Return values of attachment_read, kv_get and kv_set below zero.
@@ -67,6 +68,7 @@ func instantiateHostModule(ctx context.Context, r wazero.Runtime, e *Engine) err
 	def("attachment_read", hostAttachmentRead)
 	def("kv_get", hostKVGet)
 	def("kv_set", hostKVSet)
+	def("smtp_send", hostSMTPSend)
 	if _, err := b.Instantiate(ctx); err != nil {
 		return fmt.Errorf("runtime: host module: %w", err)
 	}
@@ -278,6 +280,52 @@ func hostKVSet(ctx context.Context, m api.Module, stack []uint64) {
 		return
 	}
 	stack[0] = 0
+}
+
+// hostSMTPSend is moonrelay.smtp_send: deliver one e-mail through an SMTP
+// server, for guests whose manifest lists the "smtp" capability.
+//
+//	smtp_send(req_ptr, req_len, msg_ptr, msg_len u32) u32
+//
+// req is JSON (sdk.SMTPRequest): {host, port, tls: "none"|"starttls"|
+// "implicit", username, password, from, to: [addr…], timeout_ms}; port 0
+// means 25, 587 or 465 by tls. msg is the complete RFC 5322 message
+// (headers, blank line, body; CRLF line ends), sent as the DATA as is
+// (dot-stuffed by the host) and capped at Limits.MaxRequestBody. The host
+// connects to host:port only when the host is allowed for this call: the
+// call's allow list (manifest hosts, the notifier URL's host when the
+// manifest sets user_host), plus for user_host guests the host named by the
+// URL's "smtp" option, with the same address rules as http_request. It then
+// runs EHLO, STARTTLS or implicit TLS (certificates verified), AUTH when
+// username and password are set (CRAM-MD5, PLAIN or LOGIN, the first the
+// server offers, in that order), MAIL FROM, RCPT TO for each address (a
+// refused address is skipped while another is accepted), DATA and QUIT,
+// all within min(timeout_ms, RequestTimeout). Each smtp_send counts as one
+// request of the call's MaxRequests.
+//
+// The result is 250 when the server accepted the message; otherwise the
+// SMTP reply code that refused it (421, 454, 535, 550, …) or a host error,
+// and last_error returns the reason, e.g. "AUTH: 535 5.7.8 Username and
+// Password not accepted":
+//
+//	601 policy denied: the host is not allowed (fails the call, as for HTTP)
+//	602 timeout: no complete conversation within the timeout
+//	604 network: DNS, connect, TLS or protocol failure
+//	605 bad request: malformed JSON, no host or recipient, bad tls value,
+//	    an address with CR, LF or angle brackets, message over the cap
+//	606 budget exhausted: more than MaxRequests requests in this call
+//	607 no capability: the manifest does not list "smtp"
+//
+// Example: a message accepted by the server returns 250 = 0x000000fa.
+func hostSMTPSend(ctx context.Context, m api.Module, stack []uint64) {
+	reqJSON := read(m, "smtp_send", "req", uint32(stack[0]), uint32(stack[1]))
+	msg := read(m, "smtp_send", "msg", uint32(stack[2]), uint32(stack[3]))
+	cs := callStateFrom(ctx)
+	if cs == nil {
+		stack[0] = uint64(codeNoCapability)
+		return
+	}
+	stack[0] = uint64(uint32(cs.doSMTP(ctx, reqJSON, msg)))
 }
 
 // kvKey scopes a guest's key: "<scope>/<key>".

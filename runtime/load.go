@@ -221,6 +221,10 @@ func (e *Engine) compile(ctx context.Context, file string, bin []byte, memory ui
 	if err != nil {
 		return nil, nil, err
 	}
+	bin, err = exportGlobals(bin)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", file, err)
+	}
 	cm, err := r.CompileModule(experimental.WithCompilationWorkers(ctx, numWorkers()), bin)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: compile: %w", file, err)
@@ -276,12 +280,10 @@ func (e *Engine) check(ctx context.Context, g *guest, bin []byte) error {
 		}
 	}
 	g.init()
-	if g.limits.Memory == e.opts.Limits.Memory {
-		g.pool.adopt(r, cm, inst)
-	} else {
-		return errors.Join(inst.mod.Close(ctx), cm.Close(ctx))
-	}
-	return nil
+	// The checked module is not kept: its machine code is tens of MiB, and
+	// most built-in guests are never used. The guest compiles again (from
+	// the disk cache) on first use.
+	return errors.Join(inst.mod.Close(ctx), cm.Close(ctx))
 }
 
 // loadTimeout bounds instantiation done outside a call (start-up, refill).

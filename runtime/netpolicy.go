@@ -63,6 +63,7 @@ type callState struct {
 	kvScope string
 
 	allow       map[string]hostClass
+	smtpAllow   map[string]hostClass // smtp_send only: the URL's smtp option
 	attachments []Attachment
 
 	logUsed   int

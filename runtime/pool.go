@@ -33,15 +33,15 @@ func (g *guest) init() {
 }
 
 // instance is one instantiated module. It serves one call at a time and is
-// bound to one scope after its first call (see RATIONALE.md, "Why reuse
-// instances only within a scope?").
+// restored to its state after _initialize before every reuse (see
+// RATIONALE.md, "Why restore instances to a snapshot after every call?").
 type instance struct {
-	mod   api.Module
-	fns   map[string]api.Function
-	out   *outputSink
-	pages uint32 // memory size after _initialize
-	scope string // "" while unused
-	calls int
+	mod     api.Module
+	fns     map[string]api.Function
+	out     *outputSink
+	globals []api.MutableGlobal
+	pages   uint32 // memory size after _initialize
+	calls   int
 }
 
 func (i *instance) fn(name string) api.Function {
@@ -74,7 +74,7 @@ func (g *guest) instantiate(ctx context.Context, r wazero.Runtime, cm wazero.Com
 	if err != nil {
 		return nil, g.callError("_initialize", err, out, cs, lim)
 	}
-	return &instance{mod: mod, fns: map[string]api.Function{}, out: out, pages: mod.Memory().Size() / 65536}, nil
+	return &instance{mod: mod, fns: map[string]api.Function{}, out: out, globals: mutableGlobals(mod), pages: mod.Memory().Size() / 65536}, nil
 }
 
 // sleepSliced sleeps at most 10 ms at a time, so a guest sleeping in
@@ -129,8 +129,9 @@ type pool struct {
 
 	mu        sync.Mutex
 	closed    bool
-	fresh     *instance   // never used by a call: ready for a new scope
-	idle      []*instance // used, bound to their scope; oldest first
+	snap      *snapshot   // state after _initialize, taken from the first instance
+	fresh     *instance   // never used by a call
+	idle      []*instance // restored to snap after their last call; oldest first
 	refilling bool
 }
 
@@ -156,7 +157,11 @@ func (p *pool) compiled(ctx context.Context) (wazero.Runtime, wazero.CompiledMod
 		p.cmErr = err
 		return nil, nil, err
 	}
-	p.rt, p.cm, p.cmErr = g.e.compile(ctx, g.info.File, bin, g.limits.Memory)
+	// Compiling is the guest's cost, not the call's: it gets its own
+	// deadline, so a short call deadline does not fail every first call.
+	cctx, cancel := context.WithTimeout(g.e.bgCtx, loadTimeout)
+	defer cancel()
+	p.rt, p.cm, p.cmErr = g.e.compile(cctx, g.info.File, bin, g.limits.Memory)
 	return p.rt, p.cm, p.cmErr
 }
 
@@ -186,13 +191,25 @@ func (p *pool) newInstance(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.g.instantiate(ctx, r, cm, p.g.limits)
+	inst, err := p.g.instantiate(ctx, r, cm, p.g.limits)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.snap == nil {
+		if p.snap, err = takeSnapshot(inst); err != nil {
+			_ = inst.mod.Close(ctx)
+			return nil, p.g.errorf("_initialize", err, "snapshot after _initialize: %v", err)
+		}
+	}
+	return inst, nil
 }
 
-// get returns an instance for scope: an idle one bound to the same scope,
-// else the fresh one (refilled in the background), else a new one. It
-// waits for a free slot when MaxInstances are busy.
-func (p *pool) get(ctx context.Context, export, scope string) (*instance, error) {
+// get returns an instance: an idle one (restored after its last call), else
+// the fresh one (refilled in the background), else a new one. It waits for
+// a free slot when MaxInstances are busy.
+func (p *pool) get(ctx context.Context, export string) (*instance, error) {
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -204,19 +221,17 @@ func (p *pool) get(ctx context.Context, export, scope string) (*instance, error)
 		<-p.sem
 		return nil, ErrClosed
 	}
-	for i := len(p.idle) - 1; i >= 0; i-- {
-		if inst := p.idle[i]; inst.scope == scope {
-			p.idle = append(p.idle[:i], p.idle[i+1:]...)
-			p.mu.Unlock()
-			return inst, nil
-		}
+	if n := len(p.idle); n > 0 {
+		inst := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return inst, nil
 	}
 	inst := p.fresh
 	p.fresh = nil
 	p.mu.Unlock()
 	if inst != nil {
 		p.refill()
-		inst.scope = scope
 		return inst, nil
 	}
 	inst, err := p.newInstance(ctx)
@@ -224,7 +239,6 @@ func (p *pool) get(ctx context.Context, export, scope string) (*instance, error)
 		<-p.sem
 		return nil, err
 	}
-	inst.scope = scope
 	return inst, nil
 }
 
@@ -270,49 +284,53 @@ func (p *pool) refill() {
 // the garbage and state a long-lived instance can accumulate.
 const maxCallsPerInstance = 1000
 
-// put returns a healthy instance for reuse by its scope.
+// put takes back a healthy instance: in the background, off the caller's
+// path, it is restored to the snapshot taken after _initialize and becomes
+// idle, ready for any call. Its slot is freed only then.
 func (p *pool) put(ctx context.Context, inst *instance) {
-	defer func() { <-p.sem }()
 	inst.calls++
-	if inst.calls >= maxCallsPerInstance || inst.mod.Memory().Size()/65536 > 2*inst.pages+64 {
+	e := p.g.e
+	e.mu.Lock()
+	closed := e.closed
+	if !closed {
+		e.bg.Add(1)
+	}
+	e.mu.Unlock()
+	if closed || inst.calls >= maxCallsPerInstance || inst.mod.Memory().Size()/65536 > 2*inst.pages+64 {
 		_ = inst.mod.Close(ctx)
-		return
-	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		_ = inst.mod.Close(ctx)
-		return
-	}
-	p.idle = append(p.idle, inst)
-	var evict *instance
-	if len(p.idle) > p.g.limits.MaxIdle {
-		evict = p.evictLocked()
-	}
-	p.mu.Unlock()
-	if evict != nil {
-		_ = evict.mod.Close(ctx)
-	}
-}
-
-// evictLocked removes and returns the idle instance to close: the oldest
-// whose scope has another idle instance, else the oldest. Keeping one
-// instance per scope first keeps a steady set of notifiers fast.
-func (p *pool) evictLocked() *instance {
-	count := map[string]int{}
-	for _, inst := range p.idle {
-		count[inst.scope]++
-	}
-	victim := 0
-	for i, inst := range p.idle {
-		if count[inst.scope] > 1 {
-			victim = i
-			break
+		<-p.sem
+		if !closed {
+			e.bg.Done()
 		}
+		return
 	}
-	inst := p.idle[victim]
-	p.idle = append(p.idle[:victim], p.idle[victim+1:]...)
-	return inst
+	go func() {
+		defer e.bg.Done()
+		defer func() { <-p.sem }()
+		p.mu.Lock()
+		snap := p.snap
+		p.mu.Unlock()
+		if err := snap.restore(ctx, inst); err != nil {
+			e.logger.Warn("guest instance could not be reset; closed", "guest", p.g.info.Name, "err", err)
+			_ = inst.mod.Close(ctx)
+			return
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			_ = inst.mod.Close(ctx)
+			return
+		}
+		p.idle = append(p.idle, inst)
+		var evict *instance
+		if len(p.idle) > p.g.limits.MaxIdle {
+			evict, p.idle = p.idle[0], p.idle[1:]
+		}
+		p.mu.Unlock()
+		if evict != nil {
+			_ = evict.mod.Close(ctx)
+		}
+	}()
 }
 
 // discard closes an instance after a failed call.

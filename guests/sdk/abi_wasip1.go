@@ -89,6 +89,9 @@ func importKVGet(key string, buf unsafe.Pointer, bufCap uint32) int32
 //go:wasmimport moonrelay kv_set
 func importKVSet(key string, val unsafe.Pointer, n uint32) int32
 
+//go:wasmimport moonrelay smtp_send
+func importSMTPSend(req string, msg unsafe.Pointer, msgLen uint32) uint32
+
 func hostLog(level int, msg string) { importLog(uint32(level), msg) }
 
 func hostNow() time.Time { return time.Unix(0, importNow()) }
@@ -190,4 +193,19 @@ func hostAttachmentRead(id uint32, off int64, p []byte) (int, error) {
 		return 0, &HostError{Code: CodeNetwork, Message: lastError()}
 	}
 	return int(n), nil
+}
+
+func hostSMTP(req SMTPRequest) (*SMTPReply, error) {
+	head, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	code := int(importSMTPSend(string(head), ptr(req.Message), uint32(len(req.Message))))
+	switch {
+	case code >= 600:
+		return nil, &HostError{Code: code, Message: lastError()}
+	case code == 250:
+		return &SMTPReply{Code: code}, nil
+	}
+	return &SMTPReply{Code: code, Message: lastError()}, nil
 }

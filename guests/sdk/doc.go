@@ -20,11 +20,12 @@
 //
 // # Host calls
 //
-// [HTTP], [Log], [Attachment], [KVGet], [KVSet] and [Now] call the host module
-// "moonrelay". The host enforces the network policy: only the notifier URL's
-// own host (when the manifest sets UserHost) and the hosts listed in
-// Manifest.Hosts are reachable, redirects are followed only within them, and
-// requests and responses are size- and time-limited. In a non-wasm build
+// [HTTP], [SMTP], [Log], [Attachment], [KVGet], [KVSet] and [Now] call the host
+// module "moonrelay". The host enforces the network policy: only the notifier
+// URL's own host (when the manifest sets UserHost) and the hosts listed in
+// Manifest.Hosts are reachable (for SMTP also the URL's ?smtp= host),
+// redirects are followed only within them, and requests and responses are
+// size- and time-limited. SMTP needs the "smtp" capability in the manifest. In a non-wasm build
 // (unit tests of a guest's pure code) the host calls return [ErrNoHost].
 //
 // # Pure helpers

@@ -33,6 +33,16 @@ func Now() time.Time { return hostNow() }
 // Code one of the Code… constants.
 func HTTP(req HTTPRequest) (*HTTPResponse, error) { return hostHTTP(req) }
 
+// SMTP sends one e-mail through the host, which connects to req.Host (the
+// notifier URL's own host or its ?smtp= host when the manifest sets
+// UserHost, or a Manifest.Hosts entry such as smtp.gmail.com) and speaks
+// SMTP with the TLS mode asked. The manifest must list the "smtp"
+// capability. Any SMTP answer is returned without error: Code 250 means
+// accepted, 4xx a temporary and 5xx a permanent refusal. A *HostError
+// reports a message the host refused or could not deliver to the server
+// (policy, timeout, network, bad request).
+func SMTP(req SMTPRequest) (*SMTPReply, error) { return hostSMTP(req) }
+
 // KVStore is the guest's small persistent store, scoped by the host to this
 // guest and the notifier being served. Values are size-capped (64 KiB each by
 // default). Use the [KV] value.

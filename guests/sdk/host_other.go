@@ -12,3 +12,4 @@ func hostHTTP(HTTPRequest) (*HTTPResponse, error)           { return nil, ErrNoH
 func hostKVGet(string) ([]byte, error)                      { return nil, ErrNoHost }
 func hostKVSet(string, []byte) error                        { return ErrNoHost }
 func hostAttachmentRead(uint32, int64, []byte) (int, error) { return 0, ErrNoHost }
+func hostSMTP(SMTPRequest) (*SMTPReply, error)              { return nil, ErrNoHost }

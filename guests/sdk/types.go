@@ -220,8 +220,48 @@ type HTTPResponse struct {
 	Body    []byte            `json:"-"`
 }
 
-// Host error codes returned by the host's http_request instead of an HTTP
-// status. They appear in [HostError].
+// TLS modes of an [SMTPRequest].
+const (
+	SMTPTLSNone     = "none"     // plain SMTP (port 25 by default)
+	SMTPStartTLS    = "starttls" // plain connection upgraded with STARTTLS (587)
+	SMTPImplicitTLS = "implicit" // TLS from the first byte, "SMTPS" (465)
+)
+
+// SMTPRequest is one e-mail handed to the host's SMTP client with [SMTP].
+// The guest builds the whole message; the host only carries it.
+type SMTPRequest struct {
+	// Host and Port name the SMTP server; Port 0 means 25, 587 or 465 by
+	// TLS. The host must be allowed for the call (see [SMTP]).
+	Host string `json:"host"`
+	Port int    `json:"port,omitempty"`
+	// TLS is SMTPTLSNone, SMTPStartTLS or SMTPImplicitTLS.
+	TLS string `json:"tls"`
+	// Username and Password log in (AUTH) when both are set.
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// From is the envelope sender (MAIL FROM), To the envelope recipients
+	// (RCPT TO): To, Cc and Bcc addresses alike, bare addresses without
+	// angle brackets.
+	From string   `json:"from"`
+	To   []string `json:"to"`
+	// Message is the complete RFC 5322 message: headers, blank line, body,
+	// with CRLF line ends. It is passed beside the JSON, not inside it.
+	Message []byte `json:"-"`
+	// TimeoutMS bounds the whole conversation; the host caps it at its own
+	// limit.
+	TimeoutMS int `json:"timeout_ms,omitempty"`
+}
+
+// SMTPReply is the server's answer to an [SMTPRequest]: Code 250 when the
+// message was accepted, else the reply code that refused it with the
+// step and the server's text in Message ("AUTH: 535 5.7.8 …").
+type SMTPReply struct {
+	Code    int
+	Message string
+}
+
+// Host error codes returned by the host's http_request and smtp_send
+// instead of an HTTP status or SMTP reply code. They appear in [HostError].
 const (
 	CodePolicyDenied    = 601 // host, scheme or address not allowed
 	CodeTimeout         = 602 // the request took longer than allowed

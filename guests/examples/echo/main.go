@@ -7,7 +7,9 @@
 //   - http=yes POSTs the body to http://host:port/path (the notifier's own
 //     host) and reports the status and response body;
 //   - kv=name reports the stored value of name, then stores the body there;
-//   - log=text writes text to the server log.
+//   - log=text writes text to the server log;
+//   - mail=yes sends the title and body as an e-mail over plain SMTP to
+//     host:port (port 25 by default), mail=HOST:PORT to another server.
 //
 // Attachments are read in full and reported by name and size.
 package main
@@ -16,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
 )
@@ -32,7 +35,7 @@ func init() {
 		UserHost:     true,
 		Format:       "text",
 		Attachments:  "any",
-		Capabilities: []string{"http", "kv"},
+		Capabilities: []string{"http", "kv", "smtp"},
 	}, echo{})
 }
 
@@ -50,6 +53,8 @@ type reply struct {
 	HTTPStatus  int               `json:"http_status,omitempty"`
 	HTTPBody    string            `json:"http_body,omitempty"`
 	KVPrevious  *string           `json:"kv_previous,omitempty"`
+	SMTPCode    int               `json:"smtp_code,omitempty"`
+	SMTPMessage string            `json:"smtp_message,omitempty"`
 }
 
 func (echo) Send(req *sdk.SendRequest) sdk.SendResult {
@@ -103,6 +108,24 @@ func (echo) Send(req *sdk.SendRequest) sdk.SendResult {
 		if res := sdk.ResultForStatus(resp.Status, 0, fmt.Sprintf("service answered %d", resp.Status)); !res.OK {
 			return res
 		}
+	}
+	if to := u.Option("mail", ""); to != "" {
+		host, port := u.Host, u.Port
+		if to != "yes" {
+			i := strings.LastIndexByte(to, ':')
+			if i < 0 {
+				return sdk.FailPermanent("mail: want yes or HOST:PORT")
+			}
+			host, port = to[:i], 0
+			fmt.Sscan(to[i+1:], &port)
+		}
+		msg := "From: echo@example.com\r\nTo: owner@example.com\r\nSubject: " + req.Title + "\r\n\r\n" + req.Body + "\r\n"
+		reply, err := sdk.SMTP(sdk.SMTPRequest{Host: host, Port: port, TLS: sdk.SMTPTLSNone,
+			From: "echo@example.com", To: []string{"owner@example.com"}, Message: []byte(msg)})
+		if err != nil {
+			return sdk.Retry(0, "smtp: "+err.Error())
+		}
+		r.SMTPCode, r.SMTPMessage = reply.Code, reply.Message
 	}
 	info, _ := json.Marshal(r)
 	res := sdk.Sent()
