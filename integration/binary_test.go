@@ -50,7 +50,7 @@ func startBinary(t *testing.T, extraTOML string, args ...string) (cmd *exec.Cmd,
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 	base = fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(base + "/server/info")
 		if err == nil {
@@ -58,7 +58,7 @@ func startBinary(t *testing.T, extraTOML string, args ...string) (cmd *exec.Cmd,
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("moonrelay did not answer within 10s; logs:\n%s", logs.String())
+			t.Fatalf("moonrelay did not answer within 30s; logs:\n%s", logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

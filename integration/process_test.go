@@ -37,14 +37,14 @@ func (c *execCmd) kill9(t *testing.T) {
 // waitHTTP waits until base answers /server/info.
 func waitHTTP(t *testing.T, base string, c *execCmd) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if resp, err := http.Get(base + "/server/info"); err == nil {
 			resp.Body.Close()
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("moonrelay did not answer within 15s; logs:\n%s", c.logs.String())
+			t.Fatalf("moonrelay did not answer within 30s; logs:\n%s", c.logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

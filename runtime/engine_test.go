@@ -107,7 +107,7 @@ func TestHostileGuests(t *testing.T) {
 	e := newEngine(t, Options{
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		GuestLimits: map[string]Limits{
-			"hostile": {CallTimeout: 2 * time.Second, Memory: 16 << 20},
+			"hostile": {CallTimeout: 5 * time.Second, Memory: 16 << 20},
 		},
 	}, files)
 	dir := filepath.Dir(e.Guests()[0].File)
@@ -121,9 +121,9 @@ func TestHostileGuests(t *testing.T) {
 		deadline         bool
 	}{
 		{name: "infinite loop", guest: "hostile", url: "hostile://loop",
-			wantErr: hostileFile + ": mr_send: did not finish within 2s; module closed", deadline: true},
+			wantErr: hostileFile + ": mr_send: did not finish within 5s; module closed", deadline: true},
 		{name: "sleep past deadline", guest: "hostile", url: "hostile://sleep",
-			wantErr: hostileFile + ": mr_send: did not finish within 2s; module closed", deadline: true},
+			wantErr: hostileFile + ": mr_send: did not finish within 5s; module closed", deadline: true},
 		{name: "memory bomb", guest: "hostile", url: "hostile://membomb",
 			wantErr: hostileFile + ": mr_send: ran out of memory (limit 16 MiB)"},
 		{name: "host not allowed", guest: "hostile", url: "hostile://forbidden",

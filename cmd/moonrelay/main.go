@@ -212,7 +212,11 @@ func pluginsCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	folders := app.NewFolders(root)
 	ctx := context.Background()
-	eng, err := runtime.New(ctx, runtime.Options{CacheDir: filepath.Join(folders.Cache, "wasm"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cacheDir := filepath.Join(folders.Cache, "wasm")
+	if d := os.Getenv("MOONRELAY_WASM_CACHE"); d != "" {
+		cacheDir = d
+	}
+	eng, err := runtime.New(ctx, runtime.Options{CacheDir: cacheDir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -282,8 +286,10 @@ func serve(args []string, stderr io.Writer) int {
 		Simulate:  *simulate,
 		SimSpeed:  *simSpeed,
 		GuestsDir: cf.guests,
-		LogFormat: *logFormat,
-		Stderr:    stderr,
+		// Shared by every moonrelay a test suite starts (make test sets it).
+		WasmCacheDir: os.Getenv("MOONRELAY_WASM_CACHE"),
+		LogFormat:    *logFormat,
+		Stderr:       stderr,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "moonrelay cannot start: %v\n", err)

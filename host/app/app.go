@@ -56,6 +56,10 @@ type Options struct {
 	Logger *slog.Logger
 	// GuestsDir is the folder of the built-in plugins (build/guests).
 	GuestsDir string
+	// WasmCacheDir replaces <data_path>/cache/wasm as the plugins'
+	// compilation and manifest cache, so that many short-lived servers
+	// (tests) compile each guest once. Writes to it are atomic.
+	WasmCacheDir string
 	// NotifierExtraHosts may be reached by every notifier transport
 	// (tests: loopback capture servers).
 	NotifierExtraHosts []string

@@ -67,8 +67,12 @@ func (a *App) buildRuntime() error {
 			userDir = filepath.Join(filepath.Dir(a.cfg.File), userDir)
 		}
 	}
+	cacheDir := filepath.Join(a.Folders.Cache, "wasm")
+	if a.opts.WasmCacheDir != "" {
+		cacheDir = a.opts.WasmCacheDir
+	}
 	eng, err := runtime.New(context.Background(), runtime.Options{
-		CacheDir:  filepath.Join(a.Folders.Cache, "wasm"),
+		CacheDir:  cacheDir,
 		Logger:    a.Log,
 		KV:        storeKV{a.Store},
 		UserAgent: "Apprise",

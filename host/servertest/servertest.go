@@ -94,6 +94,7 @@ func Start(t testing.TB, toml string, opts ...Options) *Instance {
 		Simulate:           o.Simulate,
 		SimSpeed:           o.SimSpeed,
 		GuestsDir:          o.GuestsDir,
+		WasmCacheDir:       os.Getenv("MOONRELAY_WASM_CACHE"),
 		NotifierExtraHosts: o.NotifierExtraHosts,
 		NotifierBackoff:    o.NotifierBackoff,
 		NotifierMaxBackoff: o.NotifierMaxBackoff,
