@@ -36,6 +36,7 @@ import (
 	"strings"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 const usage = "apprise://HOST[:PORT][/PATH]/KEY (apprises:// for https)"
@@ -50,12 +51,12 @@ func init() {
 		TitleMaxLen: 250,
 		BodyMaxLen:  32768,
 		Attachments: "any",
-	}, apprise{})
+	}, transport{})
 }
 
 func main() {}
 
-type apprise struct{}
+type transport struct{}
 
 var tokenRE = regexp.MustCompile(`(?i)^[A-Z0-9_-]{1,128}$`)
 
@@ -81,17 +82,17 @@ func parse(raw string) (*config, error) {
 	if u.Scheme != "apprise" && u.Scheme != "apprises" {
 		return nil, fmt.Errorf("apprise: scheme %q is not apprise:// or apprises://", u.Scheme)
 	}
-	if !isHostname(u.Host) {
+	if !apprise.IsHostname(u.Host) {
 		return nil, fmt.Errorf("apprise: %q is not a host name; use %s", u.Host, usage)
 	}
 	c := &config{secure: u.Scheme == "apprises", host: u.Host, hostPort: u.HostPort(0), method: "form"}
-	c.user, c.password, c.auth = credentials(raw, u)
+	c.user, c.password, c.auth = apprise.Credentials(raw, u)
 	c.path = u.Path
 	switch {
-	case opt(u, "token") != "":
-		c.token = pyUnquote(opt(u, "token"))
-	case opt(u, "to") != "":
-		c.token = pyUnquote(opt(u, "to"))
+	case apprise.Opt(u, "token") != "":
+		c.token = apprise.Unquote(apprise.Opt(u, "token"))
+	case apprise.Opt(u, "to") != "":
+		c.token = apprise.Unquote(apprise.Opt(u, "to"))
 	case len(u.Path) > 0:
 		c.token, c.path = u.Path[len(u.Path)-1], u.Path[:len(u.Path)-1]
 	}
@@ -102,14 +103,14 @@ func parse(raw string) (*config, error) {
 	if !tokenRE.MatchString(c.token) {
 		return nil, fmt.Errorf("apprise: key %q must be 1 to 128 letters, digits, '_' or '-'", c.token)
 	}
-	if m := opt(u, "method"); m != "" {
-		c.method = strings.ToLower(pyUnquote(m))
+	if m := apprise.Opt(u, "method"); m != "" {
+		c.method = strings.ToLower(apprise.Unquote(m))
 		if c.method != "form" && c.method != "json" {
 			return nil, fmt.Errorf("apprise: method=%s is not form or json", m)
 		}
 	}
-	if t := opt(u, "tags"); t != "" {
-		c.tags = parseList(pyUnquote(t))
+	if t := apprise.Opt(u, "tags"); t != "" {
+		c.tags = apprise.ParseList(apprise.Unquote(t))
 	}
 	for _, h := range headerOptions(raw) {
 		if !validHeaderName(h[0]) {
@@ -117,7 +118,7 @@ func parse(raw string) (*config, error) {
 		}
 		c.headers = append(c.headers, h)
 	}
-	if c.format, err = format(u); err != nil {
+	if c.format, err = apprise.Format(u); err != nil {
 		return nil, fmt.Errorf("apprise: %v", err)
 	}
 	return c, nil
@@ -136,9 +137,9 @@ func headerOptions(raw string) [][2]string {
 		if len(k) > 1 {
 			k = k[:1] + strings.ReplaceAll(k[1:], "+", " ")
 		}
-		k, v = pyUnquote(k), strings.TrimSpace(pyUnquote(v))
+		k, v = apprise.Unquote(k), strings.TrimSpace(apprise.Unquote(v))
 		if strings.HasPrefix(k, "+") || strings.HasPrefix(k, " ") {
-			out = setHeader(out, pyUnquote(k[1:]), pyUnquote(v))
+			out = setHeader(out, apprise.Unquote(k[1:]), apprise.Unquote(v))
 		}
 	}
 	return out
@@ -168,43 +169,6 @@ func validHeaderName(name string) bool {
 	return true
 }
 
-// credentials returns the basic-auth user and password as Apprise builds
-// them: user= and pass=/password= options override the URL's, and a user
-// without a password is sent with the password "None" (Python's str(None)),
-// as requests does.
-func credentials(raw string, u *sdk.URL) (user, password string, auth bool) {
-	_, rest, _ := strings.Cut(raw, "://")
-	authority := rest
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		authority = rest[:i]
-	}
-	hasPass := false
-	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
-		hasPass = strings.Contains(authority[:i], ":")
-	}
-	user, password = u.User, u.Password
-	origUser := u.User
-	if v, ok := u.Options["password"]; ok {
-		password, hasPass = strings.TrimSpace(v), true
-	}
-	if v, ok := u.Options["pass"]; ok {
-		password, hasPass = strings.TrimSpace(v), true
-	}
-	if v, ok := u.Options["user"]; ok {
-		user = strings.TrimSpace(v)
-		if !hasPass && origUser != "" {
-			password, hasPass = origUser, true
-		}
-	}
-	if user == "" {
-		return "", "", false
-	}
-	if !hasPass {
-		password = "None"
-	}
-	return user, password, true
-}
-
 // url is where the notification is posted.
 func (c *config) url() string {
 	scheme := "http"
@@ -213,13 +177,13 @@ func (c *config) url() string {
 	}
 	u := scheme + "://" + c.hostPort
 	if len(c.path) > 0 {
-		u += "/" + requote(strings.Join(c.path, "/"))
+		u += "/" + apprise.Requote(strings.Join(c.path, "/"))
 	}
 	return u + "/notify/" + c.token
 }
 
 // Validate checks a notifier URL when the configuration loads.
-func (apprise) Validate(req *sdk.ValidateRequest) sdk.ValidateResult {
+func (transport) Validate(req *sdk.ValidateRequest) sdk.ValidateResult {
 	c, err := parse(req.URL)
 	if err != nil {
 		return sdk.ValidateResult{Error: err.Error()}
@@ -257,7 +221,7 @@ func newUUID() string {
 }
 
 // Send forwards one message.
-func (apprise) Send(req *sdk.SendRequest) sdk.SendResult {
+func (transport) Send(req *sdk.SendRequest) sdk.SendResult {
 	c, err := parse(req.URL)
 	if err != nil {
 		return sdk.FailPermanent(err.Error())
@@ -274,24 +238,24 @@ func (apprise) Send(req *sdk.SendRequest) sdk.SendResult {
 	var body []byte
 	ctype := ""
 	if c.method == "json" {
-		payload := obj{{"title", req.Title}, {"body", req.Body}, {"type", nt}, {"format", bodyFormat}}
+		payload := apprise.Object{{Key: "title", Value: req.Title}, {Key: "body", Value: req.Body}, {Key: "type", Value: nt}, {Key: "format", Value: bodyFormat}}
 		if len(req.Attachments) > 0 {
 			var atts []any
 			for i, a := range req.Attachments {
-				b64, err := attachmentBase64(a)
+				b64, err := apprise.AttachmentBase64(a)
 				if err != nil {
 					return sdk.Fail("apprise: " + err.Error())
 				}
-				atts = append(atts, obj{{"filename", fileName(a, i+1)}, {"base64", b64}, {"mimetype", a.MIME}})
+				atts = append(atts, apprise.Object{{Key: "filename", Value: fileName(a, i+1)}, {Key: "base64", Value: b64}, {Key: "mimetype", Value: a.MIME}})
 			}
-			payload = append(payload, field{"attachments", atts})
+			payload = append(payload, apprise.Member{Key: "attachments", Value: atts})
 		}
 		if len(c.tags) > 0 {
 			// Apprise 1.9.8 fails here (it adds the tags to the already
 			// encoded JSON string); send them as the API expects.
-			payload = append(payload, field{"tag", c.tags})
+			payload = append(payload, apprise.Member{Key: "tag", Value: c.tags})
 		}
-		body, ctype = pyJSON(payload), "application/json"
+		body, ctype = apprise.Dumps(payload), "application/json"
 		headers = dropHeader(headers, "Content-Type")
 	} else {
 		fields := [][2]string{{"title", req.Title}, {"body", req.Body}, {"type", nt}, {"format", bodyFormat}}
@@ -299,21 +263,21 @@ func (apprise) Send(req *sdk.SendRequest) sdk.SendResult {
 			fields = append(fields, [2]string{"tag", t})
 		}
 		if len(req.Attachments) == 0 {
-			body, ctype = formEncode(fields), "application/x-www-form-urlencoded"
+			body, ctype = []byte(apprise.URLEncode(fields)), "application/x-www-form-urlencoded"
 		} else {
-			parts := make([]part, 0, len(fields)+len(req.Attachments))
+			parts := make([]apprise.FormPart, 0, len(fields)+len(req.Attachments))
 			for _, f := range fields {
-				parts = append(parts, part{name: f[0], value: f[1]})
+				parts = append(parts, apprise.FormPart{Name: f[0], Value: f[1]})
 			}
 			for i := range req.Attachments {
 				a := &req.Attachments[i]
-				parts = append(parts, part{name: fmt.Sprintf("file%02d", i+1), filename: fileName(*a, i+1), ctype: a.MIME, att: a})
+				parts = append(parts, apprise.FormPart{Name: fmt.Sprintf("file%02d", i+1), Filename: fileName(*a, i+1), ContentType: a.MIME, Attachment: a})
 			}
-			if body, ctype, err = multipartBody(parts); err != nil {
+			if body, ctype, err = apprise.Multipart(parts); err != nil {
 				return sdk.Fail("apprise: " + err.Error())
 			}
 		}
-		if hasHeader(headers, "Content-Type") {
+		if apprise.HasHeader(headers, "Content-Type") {
 			ctype = "" // requests keeps a Content-Type the user set
 		}
 	}
@@ -321,16 +285,16 @@ func (apprise) Send(req *sdk.SendRequest) sdk.SendResult {
 		headers = append(headers, [2]string{"Content-Type", ctype})
 	}
 	if c.auth {
-		headers = append(dropHeader(headers, "Authorization"), basicAuth(c.user, c.password))
+		headers = append(dropHeader(headers, "Authorization"), [2]string{"Authorization", apprise.BasicAuth(c.user, c.password)})
 	}
 	for _, h := range [][2]string{{"Accept", "application/json"}, {"X-Apprise-ID", instanceID}, {"X-Apprise-Recursion-Count", "1"}} {
 		headers = append(dropHeader(headers, h[0]), h)
 	}
 	resp, err := sdk.HTTP(sdk.HTTPRequest{Method: "POST", URL: c.url(), Headers: headers, Body: body, TimeoutMS: 30000})
 	if err != nil {
-		return hostFailure("apprise", err)
+		return apprise.HostFailure("apprise", err)
 	}
-	return outcome(resp, "apprise: "+httpText(resp, jsonError(resp.Body)), 200)
+	return apprise.Outcome(resp, "apprise: "+apprise.HTTPText(resp, jsonError(resp.Body)), 200)
 }
 
 // fileName is an attachment's name, or Apprise's fileNNN.dat.
@@ -339,15 +303,6 @@ func fileName(a sdk.AttachmentInfo, no int) string {
 		return a.Name
 	}
 	return fmt.Sprintf("file%03d.dat", no)
-}
-
-func hasHeader(hs [][2]string, name string) bool {
-	for _, h := range hs {
-		if strings.EqualFold(h[0], name) {
-			return true
-		}
-	}
-	return false
 }
 
 func dropHeader(hs [][2]string, name string) [][2]string {
@@ -371,43 +326,4 @@ func jsonError(b []byte) string {
 		}
 	}
 	return ""
-}
-
-var (
-	hostLabel = regexp.MustCompile(`(?i)^([a-z0-9][a-z0-9_-]{1,62}|[a-z_-])$`)
-	ipv4      = regexp.MustCompile(`^[0-9.]+$`)
-)
-
-// isHostname reports whether h is a host name or IP address Apprise
-// accepts.
-func isHostname(h string) bool {
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	h = strings.TrimSuffix(h, ".")
-	if strings.Contains(h, ":") { // IPv6 literal, brackets already removed
-		return true
-	}
-	labels := strings.Split(h, ".")
-	if len(labels) == 4 && ipv4.MatchString(h) {
-		for _, l := range labels {
-			if l == "" || len(l) > 3 {
-				return false
-			}
-			n := 0
-			for _, d := range l {
-				n = n*10 + int(d-'0')
-			}
-			if n > 255 {
-				return false
-			}
-		}
-		return true
-	}
-	for _, l := range labels {
-		if !hostLabel.MatchString(l) || l[len(l)-1] == '-' || l[len(l)-1] == '_' {
-			return false
-		}
-	}
-	return true
 }

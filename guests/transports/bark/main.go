@@ -28,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 func init() {
@@ -96,39 +97,39 @@ func parse(raw string) (*config, error) {
 	if u.Scheme != "bark" && u.Scheme != "barks" {
 		return nil, fmt.Errorf("bark: scheme %q is not bark:// or barks://", u.Scheme)
 	}
-	if !isHostname(u.Host) {
+	if !apprise.IsHostname(u.Host) {
 		return nil, fmt.Errorf("bark: %q is not a host name; use %s", u.Host, usage)
 	}
 	c := &config{
 		secure: u.Scheme == "barks", host: u.Host, hostPort: u.HostPort(0),
-		user: u.User, password: u.Password, hasPassword: rawPassword(raw),
+		user: u.User, password: u.Password, hasPassword: apprise.HasPassword(raw),
 	}
 	targets := slices.Clone(u.Path)
-	if to := opt(u, "to"); to != "" {
-		targets = append(targets, parseList(to)...)
+	if to := apprise.Opt(u, "to"); to != "" {
+		targets = append(targets, apprise.ParseList(to)...)
 	}
-	c.devices = parseList(targets...)
+	c.devices = apprise.ParseList(targets...)
 	if len(c.devices) == 0 {
 		return nil, fmt.Errorf("bark: no device key; use %s", usage)
 	}
 
-	c.category = pyUnquote(opt(u, "category"))
-	c.group = pyUnquote(opt(u, "group"))
-	c.click = pyUnquote(opt(u, "click"))
-	if v := opt(u, "badge"); v != "" {
-		if n, err := strconv.Atoi(pyUnquote(v)); err == nil && n >= 0 {
+	c.category = apprise.Unquote(apprise.Opt(u, "category"))
+	c.group = apprise.Unquote(apprise.Opt(u, "group"))
+	c.click = apprise.Unquote(apprise.Opt(u, "click"))
+	if v := apprise.Opt(u, "badge"); v != "" {
+		if n, err := strconv.Atoi(apprise.Unquote(v)); err == nil && n >= 0 {
 			c.badge = n
 		} else {
 			sdk.Logf(sdk.LevelWarn, "bark: badge %q is not a number of 0 or more; ignored", v)
 		}
 	}
-	if v := opt(u, "volume"); v != "" {
+	if v := apprise.Opt(u, "volume"); v != "" {
 		// Apprise warns about a volume outside 0-10 but sends it anyway.
-		if n, err := strconv.Atoi(pyUnquote(v)); err == nil {
+		if n, err := strconv.Atoi(apprise.Unquote(v)); err == nil {
 			c.volume = n
 		}
 	}
-	if v := strings.ToLower(pyUnquote(opt(u, "sound"))); v != "" {
+	if v := strings.ToLower(apprise.Unquote(apprise.Opt(u, "sound"))); v != "" {
 		for _, s := range sounds {
 			if strings.HasPrefix(s, v) {
 				c.sound = s
@@ -136,7 +137,7 @@ func parse(raw string) (*config, error) {
 			}
 		}
 	}
-	if v := pyUnquote(opt(u, "level")); v != "" {
+	if v := apprise.Unquote(apprise.Opt(u, "level")); v != "" {
 		for _, l := range levels {
 			if l[0] == v[0] {
 				c.level = l
@@ -146,14 +147,14 @@ func parse(raw string) (*config, error) {
 	}
 	image := true
 	if v, ok := u.Options["image"]; ok {
-		image = parseBool(strings.TrimSpace(v), false)
+		image = apprise.ParseBool(strings.TrimSpace(v), false)
 	}
-	c.icon = pyUnquote(opt(u, "icon"))
+	c.icon = apprise.Unquote(apprise.Opt(u, "icon"))
 	if c.icon == "" && image {
 		c.icon = iconURL
 	}
-	c.call = parseBool(opt(u, "call"), false)
-	switch f := strings.ToLower(opt(u, "format")); f {
+	c.call = apprise.ParseBool(apprise.Opt(u, "call"), false)
+	switch f := strings.ToLower(apprise.Opt(u, "format")); f {
 	case "text", "markdown", "html":
 		c.format = f
 		c.markdown = f == "markdown"
@@ -171,13 +172,7 @@ func (bark) Validate(req *sdk.ValidateRequest) sdk.ValidateResult {
 	if c.secure {
 		scheme = "barks"
 	}
-	auth := ""
-	switch {
-	case c.user != "" && c.hasPassword:
-		auth = c.user + ":****@"
-	case c.user != "":
-		auth = c.user + "@"
-	}
+	auth := apprise.RedactedUser(c.user, c.hasPassword)
 	// A device key lets anyone push to the phone: keep it out of logs.
 	keys := make([]string, len(c.devices))
 	for i := range keys {
@@ -201,15 +196,15 @@ func (bark) Send(req *sdk.SendRequest) sdk.SendResult {
 	if title == "" {
 		title = defaultTitle
 	}
-	payload := obj{{"title", title}}
+	payload := apprise.Object{{Key: "title", Value: title}}
 	if c.markdown {
-		payload = append(payload, field{"markdown", req.Body})
+		payload = append(payload, apprise.Member{Key: "markdown", Value: req.Body})
 	} else {
-		payload = append(payload, field{"body", req.Body})
+		payload = append(payload, apprise.Member{Key: "body", Value: req.Body})
 	}
 	add := func(key string, v any, ok bool) {
 		if ok {
-			payload = append(payload, field{key, v})
+			payload = append(payload, apprise.Member{Key: key, Value: v})
 		}
 	}
 	add("icon", c.icon, c.icon != "")
@@ -228,20 +223,20 @@ func (bark) Send(req *sdk.SendRequest) sdk.SendResult {
 	}
 	headers := [][2]string{{"Content-Type", "application/json; charset=utf-8"}}
 	if c.user != "" {
-		headers = append(headers, [2]string{"Authorization", basicAuth(c.user, c.password, c.hasPassword)})
+		headers = append(headers, [2]string{"Authorization", apprise.BasicAuth(c.user, apprise.OrNone(c.password, c.hasPassword))})
 	}
 	var first *sdk.SendResult
 	// Apprise pops device keys off the end of its sorted list and goes on
 	// after a failure.
 	for i := len(c.devices) - 1; i >= 0; i-- {
-		body := pyJSON(append(slices.Clone(payload), field{"device_key", c.devices[i]}))
+		body := apprise.Dumps(append(slices.Clone(payload), apprise.Member{Key: "device_key", Value: c.devices[i]}))
 		what := fmt.Sprintf("bark device %d of %d", len(c.devices)-i, len(c.devices))
 		var res sdk.SendResult
 		resp, err := sdk.HTTP(sdk.HTTPRequest{Method: "POST", URL: scheme + "://" + c.hostPort + "/push", Headers: headers, Body: body})
 		if err != nil {
-			res = hostFailure(what, err)
+			res = apprise.HostFailure(what, err)
 		} else {
-			res = outcome(resp, what+": "+errorText(resp))
+			res = apprise.Outcome(resp, what+": "+errorText(resp), 200)
 		}
 		if !res.OK && first == nil {
 			first = &res
@@ -261,7 +256,7 @@ func errorText(resp *sdk.HTTPResponse) string {
 	if json.Unmarshal(resp.Body, &e) == nil && e.Message != "" {
 		return fmt.Sprintf("HTTP %d: %s", resp.Status, e.Message)
 	}
-	if s := snippet(resp.Body); s != "" {
+	if s := apprise.Snippet(resp.Body); s != "" {
 		return fmt.Sprintf("HTTP %d: %s", resp.Status, s)
 	}
 	return fmt.Sprintf("HTTP %d", resp.Status)

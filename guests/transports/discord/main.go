@@ -22,13 +22,13 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 const (
@@ -92,7 +92,7 @@ func parse(raw string) (*config, error) {
 	} else if strings.HasPrefix(strings.ToLower(raw), "http") {
 		return nil, fmt.Errorf("not a Discord webhook URL: want %s", usage)
 	}
-	u, err := parseURL(raw)
+	u, err := apprise.ParseURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("discord:// URL does not parse: %v", err)
 	}
@@ -103,12 +103,12 @@ func parse(raw string) (*config, error) {
 	if c.id == "" || c.token == "" || strings.ContainsAny(u.Host[:1], " \t\r\n") || strings.ContainsAny(u.Path[0][:1], " \t\r\n") {
 		return nil, fmt.Errorf("discord:// needs the webhook id and token: %s", usage)
 	}
-	c.tts = optBool(u, "tts", false)
-	c.fields = optBool(u, "fields", true)
-	c.footer = optBool(u, "footer", false)
-	c.footerLogo = optBool(u, "footer_logo", true)
-	c.avatar = optBool(u, "avatar", true)
-	c.image = optBool(u, "image", false)
+	c.tts = apprise.OptBool(u, "tts", false)
+	c.fields = apprise.OptBool(u, "fields", true)
+	c.footer = apprise.OptBool(u, "footer", false)
+	c.footerLogo = apprise.OptBool(u, "footer_logo", true)
+	c.avatar = apprise.OptBool(u, "avatar", true)
+	c.image = apprise.OptBool(u, "image", false)
 	if v, ok := u.Options["botname"]; ok {
 		c.user = v
 	}
@@ -132,25 +132,9 @@ func parse(raw string) (*config, error) {
 		c.thread, c.format = v, "markdown"
 	}
 	if v := u.Option("ping", ""); v != "" {
-		c.ping = parseList(v)
+		c.ping = apprise.ParseList(v)
 	}
 	return c, nil
-}
-
-var listRE = regexp.MustCompile(`[\[\];,\s]+`)
-
-// parseList is Apprise's parse_list: split, drop empties, de-duplicate, sort.
-func parseList(s string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, e := range listRE.Split(s, -1) {
-		if e != "" && !seen[e] {
-			seen[e] = true
-			out = append(out, e)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Validate implements sdk.Validator.
@@ -201,19 +185,19 @@ func (discord) Send(req *sdk.SendRequest) sdk.SendResult {
 	title, body := req.Title, req.Body
 	markdown := c.format == "markdown"
 
-	payload := obj("tts", c.tts, "wait", !c.tts)
+	payload := apprise.Obj("tts", c.tts, "wait", !c.tts)
 	if c.flags != 0 {
-		payload.set("flags", c.flags)
+		payload.Set("flags", c.flags)
 	}
 	if c.avatar {
 		if c.avatarURL != "" {
-			payload.set("avatar_url", c.avatarURL)
+			payload.Set("avatar_url", c.avatarURL)
 		} else {
-			payload.set("avatar_url", imageURL)
+			payload.Set("avatar_url", imageURL)
 		}
 	}
 	if c.user != "" {
-		payload.set("username", c.user)
+		payload.Set("username", c.user)
 	}
 	query := ""
 	if c.thread != "" {
@@ -230,30 +214,30 @@ func (discord) Send(req *sdk.SendRequest) sdk.SendResult {
 
 	if body != "" {
 		var fields []any
-		var embed *object
+		var embed *apprise.Object
 		if markdown {
-			embed = obj("author", obj("name", appID, "url", appURL), "title", title, "description", body, "color", color)
+			embed = apprise.Obj("author", apprise.Obj("name", appID, "url", appURL), "title", title, "description", body, "color", color)
 			if c.href != "" {
-				embed.set("url", c.href)
+				embed.Set("url", c.href)
 			}
 			if c.footer {
-				f := obj("text", appDesc)
+				f := apprise.Obj("text", appDesc)
 				if c.footerLogo {
-					f.set("icon_url", assetsURL+"apprise-logo.png")
+					f.Set("icon_url", assetsURL+"apprise-logo.png")
 				}
-				embed.set("footer", f)
+				embed.Set("footer", f)
 			}
 			if c.image {
-				embed.set("thumbnail", obj("url", imageURL, "height", 256, "width", 256))
+				embed.Set("thumbnail", apprise.Obj("url", imageURL, "height", 256, "width", 256))
 			}
-			payload.set("embeds", []any{embed})
+			payload.Set("embeds", []any{embed})
 			if c.fields {
 				var desc string
 				desc, fields = markdownSections(body)
-				embed.set("description", desc)
+				embed.Set("description", desc)
 				if len(fields) > 0 {
 					n := min(len(fields), maxFields)
-					embed.set("fields", fields[:n])
+					embed.Set("fields", fields[:n])
 					fields = fields[n:]
 				}
 			}
@@ -262,21 +246,21 @@ func (discord) Send(req *sdk.SendRequest) sdk.SendResult {
 			if title != "" {
 				content = title + "\r\n" + body
 			}
-			if prev, ok := payload.get("content"); ok {
+			if prev, ok := payload.Get("content"); ok {
 				content += prev.(string)
 			}
-			payload.set("content", content)
+			payload.Set("content", content)
 		}
-		if r := post(c, query, pyDumps(payload), "", req.DeadlineMS); !r.OK {
+		if r := post(c, query, apprise.Dumps(payload), "", req.DeadlineMS); !r.OK {
 			return r
 		}
 		// Sections beyond the first ten go in further messages, without
 		// the thread (as in Apprise).
 		if len(fields) > 0 {
-			embed.set("description", "")
+			embed.Set("description", "")
 			for i := 0; i < len(fields); i += maxFields {
-				embed.set("fields", fields[i:min(i+maxFields, len(fields))])
-				if r := post(c, "", pyDumps(payload), "", req.DeadlineMS); !r.OK {
+				embed.Set("fields", fields[i:min(i+maxFields, len(fields))])
+				if r := post(c, "", apprise.Dumps(payload), "", req.DeadlineMS); !r.OK {
 					return r
 				}
 			}
@@ -284,19 +268,19 @@ func (discord) Send(req *sdk.SendRequest) sdk.SendResult {
 	}
 
 	if len(req.Attachments) > 0 {
-		payload.set("tts", false)
-		payload.set("wait", true)
-		payload.del("embeds")
-		payload.del("content")
-		payload.del("allow_mentions")
+		payload.Set("tts", false)
+		payload.Set("wait", true)
+		payload.Del("embeds")
+		payload.Del("content")
+		payload.Del("allow_mentions")
 		for i := range req.Attachments {
 			a := &req.Attachments[i]
-			var form []formField
-			for _, e := range payload.keys {
-				form = append(form, formField{name: e.k, value: pyStr(e.v)})
+			var form []apprise.FormPart
+			for _, e := range *payload {
+				form = append(form, apprise.FormPart{Name: e.Key, Value: apprise.PyStr(e.Value)})
 			}
-			form = append(form, formField{name: "file", filename: a.Name, attachment: a})
-			b, ctype, err := multipartBody(form)
+			form = append(form, apprise.FormPart{Name: "file", Filename: a.Name, Attachment: a})
+			b, ctype, err := apprise.Multipart(form)
 			if err != nil {
 				return sdk.Fail(fmt.Sprintf("discord: read attachment %s: %v", a.Name, err))
 			}
@@ -324,7 +308,7 @@ func post(c *config, query string, body []byte, ctype string, deadlineMS int64) 
 			Body:    body,
 		})
 		if err != nil {
-			return hostFailure("discord", err)
+			return apprise.HostFailure("discord", err)
 		}
 		if resp.Status == 200 || resp.Status == 204 {
 			return sdk.Sent()
@@ -374,7 +358,7 @@ var mentionRE = regexp.MustCompile(`(?i)\s*(?:<?@(&?)([0-9]+)>?|@([a-z0-9]+))`)
 
 // pingPayload adds allow_mentions and a "👉 …" content for the user, role
 // and @everyone-style mentions found in texts, as Apprise's ping_payload.
-func pingPayload(payload *object, texts ...string) {
+func pingPayload(payload *apprise.Object, texts ...string) {
 	var parse, users, roles []string
 	add := func(list *[]string, v string) {
 		for _, e := range *list {
@@ -406,7 +390,7 @@ func pingPayload(payload *object, texts ...string) {
 		}
 		return out
 	}
-	payload.set("allow_mentions", obj("parse", toAny(parse), "users", toAny(users), "roles", toAny(roles)))
+	payload.Set("allow_mentions", apprise.Obj("parse", toAny(parse), "users", toAny(users), "roles", toAny(roles)))
 	var tokens []string
 	for _, v := range parse {
 		tokens = append(tokens, "@"+v)
@@ -417,7 +401,7 @@ func pingPayload(payload *object, texts ...string) {
 	for _, v := range users {
 		tokens = append(tokens, "<@"+v+">")
 	}
-	payload.set("content", "👉 "+strings.Join(tokens, " "))
+	payload.Set("content", "👉 "+strings.Join(tokens, " "))
 }
 
 // isSpace is Python's str.isspace for one character (what \s matches).
@@ -523,9 +507,9 @@ func markdownSections(md string) (string, []any) {
 					value, end = md[v:p], p
 				}
 			}
-			f := obj("name", strings.Trim(name, "#`* \r\n\t\v"), "value", "```\n```")
+			f := apprise.Obj("name", strings.Trim(name, "#`* \r\n\t\v"), "value", "```\n```")
 			if value != "" {
-				f.set("value", "```md\n"+pyStrip(value)+"\n```")
+				f.Set("value", "```md\n"+pyStrip(value)+"\n```")
 			}
 			fields = append(fields, f)
 			pos, found = end, true

@@ -32,6 +32,7 @@ import (
 	"strings"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 func init() {
@@ -68,12 +69,12 @@ func (p partNamer) name(no int) string {
 }
 
 // parseAttachAs reads ?attach-as= as Apprise does.
-func parseAttachAs(w *webhook) (partNamer, error) {
-	v, ok := w.qsd["attach-as"]
+func parseAttachAs(w *apprise.Webhook) (partNamer, error) {
+	v, ok := w.Qsd["attach-as"]
 	if !ok || v == "" {
 		return partNamer{prefix: "file", counter: true}, nil
 	}
-	m := attachAsRE.FindStringSubmatch(strings.TrimFunc(v, isPySpace))
+	m := attachAsRE.FindStringSubmatch(strings.TrimFunc(v, apprise.IsPySpace))
 	if m == nil {
 		return partNamer{}, fmt.Errorf("form: attach-as=%s is not a part name; use a word such as file, optionally with * where the number goes (file*)", v)
 	}
@@ -86,12 +87,12 @@ func parseAttachAs(w *webhook) (partNamer, error) {
 
 // config is a parsed form URL.
 type config struct {
-	*webhook
+	*apprise.Webhook
 	parts partNamer
 }
 
 func parse(raw string) (*config, error) {
-	w, err := parseWebhook(raw, "form")
+	w, err := apprise.ParseWebhook(raw, "form")
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +109,7 @@ func (transport) Validate(req *sdk.ValidateRequest) sdk.ValidateResult {
 	if err != nil {
 		return sdk.ValidateResult{Error: err.Error()}
 	}
-	return c.validate()
+	return c.Validate()
 }
 
 // Send delivers one message.
@@ -124,37 +125,37 @@ func (transport) Send(req *sdk.SendRequest) sdk.SendResult {
 	// :key=value on a reserved field renames it (or drops it when empty);
 	// other keys are extra fields, which may overwrite a renamed one.
 	names := map[string]string{"version": "version", "title": "title", "message": "message", "type": "type"}
-	var extras ordered
-	for _, e := range c.payload {
-		if _, ok := names[e.key]; ok {
-			names[e.key] = e.val.(string)
+	var extras apprise.Object
+	for _, e := range c.Payload {
+		if _, ok := names[e.Key]; ok {
+			names[e.Key] = e.Value.(string)
 		} else {
-			extras.set(e.key, e.val)
+			extras.Set(e.Key, e.Value)
 		}
 	}
-	var fields ordered
+	var fields apprise.Object
 	for _, f := range [][2]string{{"version", "1.0"}, {"title", req.Title}, {"message", req.Body}, {"type", notifyType}} {
 		if n := names[f[0]]; n != "" {
-			fields.set(n, f[1])
+			fields.Set(n, f[1])
 		}
 	}
 	for _, e := range extras {
-		fields.set(e.key, e.val)
+		fields.Set(e.Key, e.Value)
 	}
 
-	query := c.params
-	if c.method == "GET" {
-		query = append(ordered(nil), fields...)
-		for _, p := range c.params {
-			query.set(p.key, p.val)
+	query := c.Params
+	if c.Method == "GET" {
+		query = append(apprise.Object(nil), fields...)
+		for _, p := range c.Params {
+			query.Set(p.Key, p.Value)
 		}
 		fields = nil
 	}
-	headers, err := c.requestHeaders()
+	headers, err := c.RequestHeaders()
 	if err != nil {
 		return sdk.FailPermanent("form: " + err.Error())
 	}
-	hreq := sdk.HTTPRequest{Method: c.method, URL: withQuery(c.url(), query), Headers: headers}
+	hreq := sdk.HTTPRequest{Method: c.Method, URL: apprise.WithQuery(c.URL(), query.Strings()), Headers: headers}
 	switch {
 	case len(req.Attachments) > 0:
 		if len(req.Attachments) > 1 && !c.parts.counter {
@@ -164,12 +165,12 @@ func (transport) Send(req *sdk.SendRequest) sdk.SendResult {
 			return sdk.Fail("form: " + err.Error())
 		}
 	case len(fields) > 0:
-		if !hasHeader(hreq.Headers, "Content-Type") {
+		if !apprise.HasHeader(hreq.Headers, "Content-Type") {
 			hreq.Headers = append(hreq.Headers, [2]string{"Content-Type", "application/x-www-form-urlencoded"})
 		}
-		hreq.Body = []byte(urlencode(fields))
+		hreq.Body = []byte(apprise.URLEncode(fields.Strings()))
 	}
-	return do("form", hreq)
+	return apprise.Do("form", hreq)
 }
 
 // multipartBody sets a multipart/form-data body as requests builds it:
@@ -177,16 +178,16 @@ func (transport) Send(req *sdk.SendRequest) sdk.SendResult {
 // The host streams the files when its encoding of the part headers is the
 // same as requests'; otherwise (quotes, backslashes or line breaks in a
 // name, or a Content-Type given in the URL) the guest writes the body.
-func multipartBody(hreq *sdk.HTTPRequest, fields ordered, parts partNamer, atts []sdk.AttachmentInfo) error {
+func multipartBody(hreq *sdk.HTTPRequest, fields apprise.Object, parts partNamer, atts []sdk.AttachmentInfo) error {
 	var ps []sdk.Part
-	hostSafe := !hasHeader(hreq.Headers, "Content-Type")
+	hostSafe := !apprise.HasHeader(hreq.Headers, "Content-Type")
 	for _, f := range fields {
-		ps = append(ps, sdk.Part{Name: f.key, Value: f.val.(string)})
-		hostSafe = hostSafe && plainName(f.key)
+		ps = append(ps, sdk.Part{Name: f.Key, Value: f.Value.(string)})
+		hostSafe = hostSafe && plainName(f.Key)
 	}
 	for i, a := range atts {
 		id := a.ID
-		p := sdk.Part{Name: parts.name(i + 1), Filename: attachmentName(a, i+1), ContentType: attachmentMIME(a), Attachment: &id}
+		p := sdk.Part{Name: parts.name(i + 1), Filename: apprise.AttachmentName(a, i+1), ContentType: apprise.AttachmentMIME(a), Attachment: &id}
 		ps = append(ps, p)
 		hostSafe = hostSafe && plainName(p.Name) && strconv.Quote(p.Filename) == `"`+p.Filename+`"`
 	}
@@ -215,7 +216,7 @@ func multipartBody(hreq *sdk.HTTPRequest, fields ordered, parts partNamer, atts 
 	}
 	b.WriteString("--" + boundary + "--\r\n")
 	hreq.Body = []byte(b.String())
-	if !hasHeader(hreq.Headers, "Content-Type") {
+	if !apprise.HasHeader(hreq.Headers, "Content-Type") {
 		hreq.Headers = append(hreq.Headers, [2]string{"Content-Type", "multipart/form-data; boundary=" + boundary})
 	}
 	return nil

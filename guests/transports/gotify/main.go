@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 func init() {
@@ -73,7 +74,7 @@ func parse(raw string) (*config, error) {
 	if u.Scheme != "gotify" && u.Scheme != "gotifys" {
 		return nil, fmt.Errorf("gotify: scheme %q is not gotify:// or gotifys://", u.Scheme)
 	}
-	if !isHostname(u.Host) {
+	if !apprise.IsHostname(u.Host) {
 		return nil, fmt.Errorf("gotify: %q is not a host name; use %s", u.Host, usage)
 	}
 	c := &config{secure: u.Scheme == "gotifys", host: u.Host, hostPort: u.HostPort(0), priority: 5}
@@ -82,8 +83,8 @@ func parse(raw string) (*config, error) {
 		return nil, fmt.Errorf("gotify: no application token; use %s", usage)
 	}
 	c.token, c.path = entries[len(entries)-1], entries[:len(entries)-1]
-	if p := opt(u, "priority"); p != "" {
-		p = strings.ToLower(pyUnquote(p))
+	if p := apprise.Opt(u, "priority"); p != "" {
+		p = strings.ToLower(apprise.Unquote(p))
 		for _, e := range priorities {
 			if strings.HasPrefix(p, e.prefix) {
 				c.priority = e.value
@@ -91,7 +92,7 @@ func parse(raw string) (*config, error) {
 			}
 		}
 	}
-	switch f := strings.ToLower(opt(u, "format")); f {
+	switch f := strings.ToLower(apprise.Opt(u, "format")); f {
 	case "text", "markdown", "html":
 		c.format = f
 		c.markdown = f == "markdown"
@@ -107,7 +108,7 @@ func (c *config) url() string {
 	}
 	p := "/"
 	for _, s := range c.path {
-		p += pyQuote(s, "!$&'()*+,:;=@") + "/"
+		p += apprise.Quote(s, "!$&'()*+,:;=@") + "/"
 	}
 	return scheme + "://" + c.hostPort + p + "message"
 }
@@ -139,9 +140,9 @@ func (gotify) Send(req *sdk.SendRequest) sdk.SendResult {
 	if err != nil {
 		return sdk.FailPermanent(err.Error())
 	}
-	payload := obj{{"priority", c.priority}, {"title", req.Title}, {"message", req.Body}}
+	payload := apprise.Object{{Key: "priority", Value: c.priority}, {Key: "title", Value: req.Title}, {Key: "message", Value: req.Body}}
 	if c.markdown {
-		payload = append(payload, field{"extras", obj{{"client::display", obj{{"contentType", "text/markdown"}}}}})
+		payload = append(payload, apprise.Member{Key: "extras", Value: apprise.Object{{Key: "client::display", Value: apprise.Object{{Key: "contentType", Value: "text/markdown"}}}}})
 	}
 	resp, err := sdk.HTTP(sdk.HTTPRequest{
 		Method: "POST",
@@ -150,12 +151,12 @@ func (gotify) Send(req *sdk.SendRequest) sdk.SendResult {
 			{"Content-Type", "application/json"},
 			{"X-Gotify-Key", c.token},
 		},
-		Body: pyJSON(payload),
+		Body: apprise.Dumps(payload),
 	})
 	if err != nil {
-		return hostFailure("gotify", err)
+		return apprise.HostFailure("gotify", err)
 	}
-	return outcome(resp, "gotify: "+errorText(resp))
+	return apprise.Outcome(resp, "gotify: "+errorText(resp), 200)
 }
 
 // errorText is Gotify's own explanation:
@@ -168,7 +169,7 @@ func errorText(resp *sdk.HTTPResponse) string {
 	if json.Unmarshal(resp.Body, &e) == nil && (e.Error != "" || e.Description != "") {
 		return fmt.Sprintf("HTTP %d: %s", resp.Status, strings.TrimPrefix(e.Error+": "+e.Description, ": "))
 	}
-	if s := snippet(resp.Body); s != "" {
+	if s := apprise.Snippet(resp.Body); s != "" {
 		return fmt.Sprintf("HTTP %d: %s", resp.Status, s)
 	}
 	return fmt.Sprintf("HTTP %d", resp.Status)

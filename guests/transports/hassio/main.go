@@ -26,6 +26,7 @@ import (
 	"strings"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 func init() {
@@ -80,15 +81,15 @@ func parse(raw string) (*config, error) {
 	}
 	c := &config{
 		secure: u.Scheme == "hassios", host: u.Host,
-		user: u.User, password: u.Password, hasPassword: rawPassword(raw),
+		user: u.User, password: u.Password, hasPassword: apprise.HasPassword(raw),
 	}
 	c.hostPort = u.HostPort(0)
 	if !c.secure && u.Port == 0 {
 		c.hostPort = u.HostPort(defaultPort)
 	}
 	segs := u.Path
-	if t := opt(u, "accesstoken"); t != "" {
-		c.token = pyUnquote(t)
+	if t := apprise.Opt(u, "accesstoken"); t != "" {
+		c.token = apprise.Unquote(t)
 	} else if len(segs) > 0 {
 		c.token, segs = segs[len(segs)-1], segs[:len(segs)-1]
 	}
@@ -97,15 +98,15 @@ func parse(raw string) (*config, error) {
 	}
 	c.token = strings.TrimSpace(c.token)
 	for _, s := range segs {
-		c.prefix += "/" + pyQuote(s, "!$&'()*+,:;=@")
+		c.prefix += "/" + apprise.Quote(s, "!$&'()*+,:;=@")
 	}
-	if v := opt(u, "nid"); v != "" {
-		c.nid = pyUnquote(v)
+	if v := apprise.Opt(u, "nid"); v != "" {
+		c.nid = apprise.Unquote(v)
 		if !nidRE.MatchString(c.nid) {
 			return nil, fmt.Errorf("hassio: nid %q may hold only letters, digits, '_' and '-'", c.nid)
 		}
 	}
-	switch f := strings.ToLower(opt(u, "format")); f {
+	switch f := strings.ToLower(apprise.Opt(u, "format")); f {
 	case "text", "markdown", "html":
 		c.format = f
 	}
@@ -122,13 +123,7 @@ func (hassio) Validate(req *sdk.ValidateRequest) sdk.ValidateResult {
 	if c.secure {
 		scheme = "hassios"
 	}
-	auth := ""
-	switch {
-	case c.user != "" && c.hasPassword:
-		auth = c.user + ":****@"
-	case c.user != "":
-		auth = c.user + "@"
-	}
+	auth := apprise.RedactedUser(c.user, c.hasPassword)
 	red := scheme + "://" + auth + c.hostPort + c.prefix + "/****"
 	if c.nid != "" {
 		red += "?nid=" + c.nid
@@ -161,18 +156,18 @@ func (hassio) Send(req *sdk.SendRequest) sdk.SendResult {
 	if c.user != "" {
 		// requests replaces the Bearer header with basic auth when the URL
 		// has a user; Apprise 1.9.8 sends exactly that.
-		headers[1][1] = basicAuth(c.user, c.password, c.hasPassword)
+		headers[1][1] = apprise.BasicAuth(c.user, apprise.OrNone(c.password, c.hasPassword))
 	}
 	resp, err := sdk.HTTP(sdk.HTTPRequest{
 		Method:  "POST",
 		URL:     scheme + "://" + c.hostPort + c.prefix + service,
 		Headers: headers,
-		Body:    pyJSON(obj{{"title", req.Title}, {"message", req.Body}, {"notification_id", nid}}),
+		Body:    apprise.Dumps(apprise.Object{{Key: "title", Value: req.Title}, {Key: "message", Value: req.Body}, {Key: "notification_id", Value: nid}}),
 	})
 	if err != nil {
-		return hostFailure("home assistant", err)
+		return apprise.HostFailure("home assistant", err)
 	}
-	return outcome(resp, "home assistant: "+errorText(resp))
+	return apprise.Outcome(resp, "home assistant: "+errorText(resp), 200)
 }
 
 // uuid4 returns a random UUID, as Python's str(uuid.uuid4()).
@@ -193,7 +188,7 @@ func errorText(resp *sdk.HTTPResponse) string {
 	if json.Unmarshal(resp.Body, &e) == nil && e.Message != "" {
 		return fmt.Sprintf("HTTP %d: %s", resp.Status, e.Message)
 	}
-	if s := snippet(resp.Body); s != "" {
+	if s := apprise.Snippet(resp.Body); s != "" {
 		return fmt.Sprintf("HTTP %d: %s", resp.Status, s)
 	}
 	return fmt.Sprintf("HTTP %d", resp.Status)

@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 const (
@@ -92,12 +93,12 @@ func parse(raw string) (*config, error) {
 		return nil, fmt.Errorf("ifttt:// needs your webhook key: %s", usage)
 	}
 	events = append(events, u.Path...)
-	events = append(events, opt(u, "to"))
-	if c.events = parseList(events...); len(c.events) == 0 {
+	events = append(events, apprise.Opt(u, "to"))
+	if c.events = apprise.ParseList(events...); len(c.events) == 0 {
 		return nil, fmt.Errorf("ifttt:// needs at least one event name: %s", usage)
 	}
 	c.add, c.del = tokens(raw)
-	if c.format, err = format(u); err != nil {
+	if c.format, err = apprise.Format(u); err != nil {
 		return nil, fmt.Errorf("ifttt: %v", err)
 	}
 	return c, nil
@@ -115,7 +116,7 @@ func tokens(raw string) (add [][2]string, del []string) {
 		if len(k) > 1 {
 			k = k[:1] + strings.ReplaceAll(k[1:], "+", " ")
 		}
-		k, v = pyUnquote(k), strings.TrimSpace(pyUnquote(v))
+		k, v = apprise.Unquote(k), strings.TrimSpace(apprise.Unquote(v))
 		switch {
 		case strings.HasPrefix(k, "+") || strings.HasPrefix(k, " "):
 			add = setPair(add, k[1:], v)
@@ -152,7 +153,7 @@ func (ifttt) Validate(req *sdk.ValidateRequest) sdk.ValidateResult {
 
 // payload is the JSON IFTTT gets: value1..3, then the + fields; keys are
 // lower-cased and the - fields dropped, as Apprise does.
-func (c *config) payload(title, body, notifyType string) obj {
+func (c *config) payload(title, body, notifyType string) apprise.Object {
 	all := [][2]string{{"value1", title}, {"value2", body}, {"value3", notifyType}}
 	for _, p := range c.add {
 		all = setPair(all, p[0], p[1])
@@ -167,9 +168,9 @@ next:
 		}
 		out = setPair(out, strings.ToLower(p[0]), p[1])
 	}
-	o := make(obj, 0, len(out))
+	o := make(apprise.Object, 0, len(out))
 	for _, p := range out {
-		o = append(o, field{p[0], p[1]})
+		o = append(o, apprise.Member{Key: p[0], Value: p[1]})
 	}
 	return o
 }
@@ -184,18 +185,18 @@ func (ifttt) Send(req *sdk.SendRequest) sdk.SendResult {
 	if nt == "" {
 		nt = "info"
 	}
-	body := pyJSON(c.payload(req.Title, req.Body, nt))
+	body := apprise.Dumps(c.payload(req.Title, req.Body, nt))
 	var failed *sdk.SendResult
 	for _, ev := range c.events {
 		resp, err := sdk.HTTP(sdk.HTTPRequest{
 			Method:  "POST",
-			URL:     requote("https://" + apiHost + "/trigger/" + ev + "/with/key/" + c.key),
+			URL:     apprise.Requote("https://" + apiHost + "/trigger/" + ev + "/with/key/" + c.key),
 			Headers: [][2]string{{"Content-Type", "application/json"}},
 			Body:    body,
 		})
 		var r sdk.SendResult
 		if err != nil {
-			r = hostFailure("ifttt", err)
+			r = apprise.HostFailure("ifttt", err)
 		} else {
 			r = result(resp)
 		}
@@ -225,5 +226,5 @@ func result(resp *sdk.HTTPResponse) sdk.SendResult {
 			msgs = append(msgs, m.Message)
 		}
 	}
-	return outcome(resp, "ifttt: "+httpText(resp, strings.Join(msgs, "; ")), 200)
+	return apprise.Outcome(resp, "ifttt: "+apprise.HTTPText(resp, strings.Join(msgs, "; ")), 200)
 }

@@ -27,9 +27,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 func init() {
@@ -51,16 +51,16 @@ type transport struct{}
 
 // Validate checks a notifier URL when the configuration loads.
 func (transport) Validate(req *sdk.ValidateRequest) sdk.ValidateResult {
-	w, err := parseWebhook(req.URL, "json")
+	w, err := apprise.ParseWebhook(req.URL, "json")
 	if err != nil {
 		return sdk.ValidateResult{Error: err.Error()}
 	}
-	return w.validate()
+	return w.Validate()
 }
 
 // Send delivers one message.
 func (transport) Send(req *sdk.SendRequest) sdk.SendResult {
-	w, err := parseWebhook(req.URL, "json")
+	w, err := apprise.ParseWebhook(req.URL, "json")
 	if err != nil {
 		return sdk.FailPermanent(err.Error())
 	}
@@ -70,112 +70,45 @@ func (transport) Send(req *sdk.SendRequest) sdk.SendResult {
 		if err != nil {
 			return sdk.Fail(fmt.Sprintf("json: attachment %s: %v", a.Name, err))
 		}
-		atts = append(atts, ordered{
-			{"filename", attachmentName(a, i+1)},
-			{"base64", base64.StdEncoding.EncodeToString(data)},
-			{"mimetype", attachmentMIME(a)},
+		atts = append(atts, apprise.Object{
+			{Key: "filename", Value: apprise.AttachmentName(a, i+1)},
+			{Key: "base64", Value: base64.StdEncoding.EncodeToString(data)},
+			{Key: "mimetype", Value: apprise.AttachmentMIME(a)},
 		})
 	}
 	notifyType := req.NotifyType
 	if notifyType == "" {
 		notifyType = "info"
 	}
-	payload := ordered{
-		{"version", "1.0"},
-		{"title", req.Title},
-		{"message", req.Body},
-		{"attachments", atts},
-		{"type", notifyType},
+	payload := apprise.Object{
+		{Key: "version", Value: "1.0"},
+		{Key: "title", Value: req.Title},
+		{Key: "message", Value: req.Body},
+		{Key: "attachments", Value: atts},
+		{Key: "type", Value: notifyType},
 	}
-	for _, e := range w.payload {
-		value := e.val.(string)
-		i := payload.index(e.key)
+	for _, e := range w.Payload {
+		value := e.Value.(string)
+		i := payload.Index(e.Key)
 		switch {
 		case i < 0:
-			payload.set(e.key, value)
+			payload.Set(e.Key, value)
 		case value == "":
-			payload.del(e.key)
+			payload.Del(e.Key)
 		default: // rename: the value moves under the new key, then the old key goes
-			v := payload[i].val
-			payload.set(value, v)
-			payload.del(e.key)
+			v := payload[i].Value
+			payload.Set(value, v)
+			payload.Del(e.Key)
 		}
 	}
-	headers, err := w.requestHeaders([2]string{"Content-Type", "application/json"})
+	headers, err := w.RequestHeaders([2]string{"Content-Type", "application/json"})
 	if err != nil {
 		return sdk.FailPermanent("json: " + err.Error())
 	}
-	return do("json", sdk.HTTPRequest{
-		Method:  w.method,
-		URL:     withQuery(w.url(), w.params),
+	return apprise.Do("json", sdk.HTTPRequest{
+		Method:  w.Method,
+		URL:     apprise.WithQuery(w.URL(), w.Params.Strings()),
 		Headers: headers,
-		Body:    pyJSON(payload),
+		Body:    apprise.Dumps(payload),
 	})
-}
-
-// pyJSON encodes v as Python's json.dumps does by default: ", " and ": "
-// separators, every character outside printable ASCII escaped.
-func pyJSON(v any) []byte {
-	var b strings.Builder
-	writeJSON(&b, v)
-	return []byte(b.String())
-}
-
-func writeJSON(b *strings.Builder, v any) {
-	switch v := v.(type) {
-	case string:
-		writeJSONString(b, v)
-	case []any:
-		b.WriteByte('[')
-		for i, e := range v {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writeJSON(b, e)
-		}
-		b.WriteByte(']')
-	case ordered:
-		b.WriteByte('{')
-		for i, e := range v {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writeJSONString(b, e.key)
-			b.WriteString(": ")
-			writeJSON(b, e.val)
-		}
-		b.WriteByte('}')
-	default:
-		panic(fmt.Sprintf("pyJSON: unsupported %T", v))
-	}
-}
-
-func writeJSONString(b *strings.Builder, s string) {
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\b':
-			b.WriteString(`\b`)
-		case r == '\f':
-			b.WriteString(`\f`)
-		case r >= ' ' && r <= '~':
-			b.WriteRune(r)
-		case r > 0xFFFF:
-			r -= 0x10000
-			fmt.Fprintf(b, `\u%04x\u%04x`, 0xD800+(r>>10), 0xDC00+(r&0x3FF))
-		default:
-			fmt.Fprintf(b, `\u%04x`, r)
-		}
-	}
-	b.WriteByte('"')
 }

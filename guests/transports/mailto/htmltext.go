@@ -3,7 +3,8 @@ package main
 import (
 	"html"
 	"strings"
-	"unicode"
+
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 // htmlToText turns an HTML body into the plain-text alternative the way
@@ -124,9 +125,6 @@ type converter struct {
 	items []string
 }
 
-// pySpace is Python's str.isspace, which the converter's \s follows.
-func pySpace(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f }
-
 func (c *converter) data(s string) {
 	if !c.store {
 		return
@@ -135,7 +133,7 @@ func (c *converter) data(s string) {
 	var b strings.Builder
 	inSpace := false
 	for _, r := range s {
-		if pySpace(r) {
+		if apprise.IsPySpace(r) {
 			if !inSpace {
 				b.WriteByte(' ')
 			}
@@ -186,7 +184,7 @@ func (c *converter) finish() string {
 			if acc == nil {
 				continue
 			}
-			b.WriteString(strings.TrimFunc(acc.String(), pySpace) + "\n")
+			b.WriteString(strings.TrimFunc(acc.String(), apprise.IsPySpace) + "\n")
 			acc = nil
 			continue
 		}
@@ -196,7 +194,7 @@ func (c *converter) finish() string {
 		acc.WriteString(it)
 	}
 	if acc != nil {
-		b.WriteString(strings.TrimFunc(acc.String(), pySpace))
+		b.WriteString(strings.TrimFunc(acc.String(), apprise.IsPySpace))
 	}
-	return strings.TrimFunc(b.String(), pySpace)
+	return strings.TrimFunc(b.String(), apprise.IsPySpace)
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 // imageURL is Apprise's 32×32 "info" icon (?image=yes).
@@ -119,13 +120,13 @@ func sendWebhook(c *config, req *sdk.SendRequest, format string) sdk.SendResult 
 	if name == "" {
 		name = "Apprise"
 	}
-	var payload obj
+	var payload apprise.Object
 	if c.mode == modeSlack {
 		esc := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 		now := sdk.Now()
-		payload = obj{{"username", name}, {"mrkdwn", format == "markdown"}, {"attachments", []any{obj{
-			{"title", esc.Replace(req.Title)}, {"text", esc.Replace(req.Body)}, {"color", "#3AA3E3"},
-			{"ts", float64(now.UnixMicro()) / 1e6}, {"footer", "Apprise"},
+		payload = apprise.Object{{Key: "username", Value: name}, {Key: "mrkdwn", Value: format == "markdown"}, {Key: "attachments", Value: []any{apprise.Object{
+			{Key: "title", Value: esc.Replace(req.Title)}, {Key: "text", Value: esc.Replace(req.Body)}, {Key: "color", Value: "#3AA3E3"},
+			{Key: "ts", Value: float64(now.UnixMicro()) / 1e6}, {Key: "footer", Value: "Apprise"},
 		}}}}
 	} else {
 		text := req.Body
@@ -147,20 +148,20 @@ func sendWebhook(c *config, req *sdk.SendRequest, format string) sdk.SendResult 
 		if format == "text" {
 			f = "plain"
 		}
-		payload = obj{{"displayName", name}, {"format", f}, {"text", text}}
+		payload = apprise.Object{{Key: "displayName", Value: name}, {Key: "format", Value: f}, {Key: "text", Value: text}}
 		if c.mode == modeT2Bot && c.image {
-			payload = payload.set("avatarUrl", imageURL)
+			payload.Set("avatarUrl", imageURL)
 		}
 	}
 	resp, err := sdk.HTTP(sdk.HTTPRequest{Method: "POST", URL: u,
-		Headers: [][2]string{{"Content-Type", "application/json"}}, Body: pyJSON(payload)})
+		Headers: [][2]string{{"Content-Type", "application/json"}}, Body: apprise.Dumps(payload)})
 	if err != nil {
 		return hostFailure(err)
 	}
 	if resp.Status == 200 {
 		return sdk.Sent()
 	}
-	return sdk.ResultForStatus(resp.Status, retryAfter(resp), fmt.Sprintf("Matrix webhook answered %d: %s", resp.Status, snippet(resp.Body)))
+	return sdk.ResultForStatus(resp.Status, apprise.RetryAfter(resp), fmt.Sprintf("Matrix webhook answered %d: %s", resp.Status, apprise.Snippet(resp.Body)))
 }
 
 func hostFailure(err error) sdk.SendResult {
@@ -169,21 +170,6 @@ func hostFailure(err error) sdk.SendResult {
 		return sdk.Retry(0, "matrix: "+he.Message)
 	}
 	return sdk.FailPermanent("matrix: " + err.Error())
-}
-
-func retryAfter(resp *sdk.HTTPResponse) time.Duration {
-	if s, err := strconv.Atoi(resp.Headers["retry-after"]); err == nil {
-		return time.Duration(s) * time.Second
-	}
-	return 0
-}
-
-func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return s
 }
 
 // client is one delivery through the client-server API.
@@ -325,7 +311,7 @@ func errorOf(body map[string]any, raw []byte) string {
 	case code != "" || msg != "":
 		return code + msg
 	}
-	return snippet(raw)
+	return apprise.Snippet(raw)
 }
 
 // api calls the client-server API at path.
@@ -418,20 +404,20 @@ func (m *client) allowed(h string) bool {
 // login gets an access token with the user's password (and, as Apprise
 // does when that fails, tries to register the account).
 func (m *client) login() error {
-	var payload obj
+	var payload apprise.Object
 	if m.c.version == "3" {
-		payload = obj{{"type", "m.login.password"}, {"identifier", obj{{"type", "m.id.user"}, {"user", m.c.user}}}, {"password", m.c.password}}
+		payload = apprise.Object{{Key: "type", Value: "m.login.password"}, {Key: "identifier", Value: apprise.Object{{Key: "type", Value: "m.id.user"}, {Key: "user", Value: m.c.user}}}, {Key: "password", Value: m.c.password}}
 	} else {
-		payload = obj{{"type", "m.login.password"}, {"user", m.c.user}, {"password", m.c.password}}
+		payload = apprise.Object{{Key: "type", Value: "m.login.password"}, {Key: "user", Value: m.c.user}, {Key: "password", Value: m.c.password}}
 	}
-	r, err := m.api("POST", "/login", pyJSON(payload))
+	r, err := m.api("POST", "/login", apprise.Dumps(payload))
 	if err != nil {
 		return err
 	}
 	if !r.ok || r.str("access_token") == "" {
 		loginErr := m.errText
-		reg := obj{{"kind", "user"}, {"auth", obj{{"type", "m.login.dummy"}}}, {"username", m.c.user}, {"password", m.c.password}}
-		r, err = m.api("POST", "/register?kind=user", pyJSON(reg))
+		reg := apprise.Object{{Key: "kind", Value: "user"}, {Key: "auth", Value: apprise.Object{{Key: "type", Value: "m.login.dummy"}}}, {Key: "username", Value: m.c.user}, {Key: "password", Value: m.c.password}}
+		r, err = m.api("POST", "/register?kind=user", apprise.Dumps(reg))
 		if err != nil {
 			return err
 		}
@@ -455,20 +441,6 @@ var (
 	roomIDRE    = regexp.MustCompile(`(?i)^\s*(?:!|&#33;|%21)([a-z0-9._=-]+)(?:(?::|%3A)([a-z0-9.-]+))?\s*$`)
 	roomAliasRE = regexp.MustCompile(`(?i)^\s*(?:#|%23)?([a-z0-9._=-]+)(?:(?::|%3A)([a-z0-9.-]+))?\s*$`)
 )
-
-// quote percent-encodes as Python's urllib quote with "/" safe.
-func quote(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_.-~/", c) >= 0 {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
-}
 
 // serverName is the homeserver for rooms given without one: the login's,
 // else the URL's host (Apprise would write "None" there in token mode).
@@ -495,7 +467,7 @@ func (m *client) join(room string) (string, error) {
 		if v := m.kvGet("room:" + key); v != "" {
 			return v, nil
 		}
-		resp, err := m.api("POST", "/join/"+quote(id), []byte("{}"))
+		resp, err := m.api("POST", "/join/"+apprise.Quote(id, "/"), []byte("{}"))
 		if err != nil || !resp.ok {
 			return "", err
 		}
@@ -518,7 +490,7 @@ func (m *client) join(room string) (string, error) {
 	if v := m.kvGet("room:" + alias); v != "" {
 		return v, nil
 	}
-	resp, err := m.api("POST", "/join/"+quote(alias), []byte("{}"))
+	resp, err := m.api("POST", "/join/"+apprise.Quote(alias, "/"), []byte("{}"))
 	if err != nil {
 		return "", err
 	}
@@ -529,9 +501,9 @@ func (m *client) join(room string) (string, error) {
 	if resp.status != 404 && resp.str("errcode") != "M_NOT_FOUND" {
 		return "", nil
 	}
-	create := obj{{"room_alias_name", r[1]}, {"name", "#" + r[1] + " - Apprise Notifications"},
-		{"visibility", "private"}, {"preset", "trusted_private_chat"}}
-	resp, err = m.api("POST", "/createRoom", pyJSON(create))
+	create := apprise.Object{{Key: "room_alias_name", Value: r[1]}, {Key: "name", Value: "#" + r[1] + " - Apprise Notifications"},
+		{Key: "visibility", Value: "private"}, {Key: "preset", Value: "trusted_private_chat"}}
+	resp, err = m.api("POST", "/createRoom", apprise.Dumps(create))
 	if err != nil {
 		return "", err
 	}
@@ -539,7 +511,7 @@ func (m *client) join(room string) (string, error) {
 		if resp.str("errcode") != "M_ROOM_IN_USE" {
 			return "", nil
 		}
-		resp, err = m.api("GET", "/directory/room/"+quote(alias), []byte("null"))
+		resp, err = m.api("GET", "/directory/room/"+apprise.Quote(alias, "/"), []byte("null"))
 		if err != nil || !resp.ok {
 			return "", err
 		}
@@ -613,7 +585,7 @@ func (m *client) send(req *sdk.SendRequest, format string) sdk.SendResult {
 	}
 
 	// Upload the attachments first, as Apprise does.
-	var events []obj
+	var events []apprise.Object
 	for i := range req.Attachments {
 		a := req.Attachments[i]
 		image := strings.HasPrefix(strings.ToLower(a.MIME), "image/")
@@ -630,14 +602,14 @@ func (m *client) send(req *sdk.SendRequest, format string) sdk.SendResult {
 		}
 		mime := a.MIME
 		if c.version == "3" {
-			ev := obj{{"body", a.Name}, {"info", obj{{"mimetype", mime}, {"size", int(a.Size)}}},
-				{"msgtype", map[bool]string{true: "m.image", false: "m.file"}[image]}, {"url", r.str("content_uri")}}
+			ev := apprise.Object{{Key: "body", Value: a.Name}, {Key: "info", Value: apprise.Object{{Key: "mimetype", Value: mime}, {Key: "size", Value: int(a.Size)}}},
+				{Key: "msgtype", Value: map[bool]string{true: "m.image", false: "m.file"}[image]}, {Key: "url", Value: r.str("content_uri")}}
 			if !image {
-				ev = append(ev, field{"filename", a.Name})
+				ev = append(ev, apprise.Member{Key: "filename", Value: a.Name})
 			}
 			events = append(events, ev)
 		} else {
-			events = append(events, obj{{"info", obj{{"mimetype", mime}}}, {"msgtype", "m.image"}, {"body", "tta.webp"}, {"url", r.str("content_uri")}})
+			events = append(events, apprise.Object{{Key: "info", Value: apprise.Object{{Key: "mimetype", Value: mime}}}, {Key: "msgtype", Value: "m.image"}, {Key: "body", Value: "tta.webp"}, {Key: "url", Value: r.str("content_uri")}})
 		}
 	}
 
@@ -656,7 +628,7 @@ func (m *client) send(req *sdk.SendRequest, format string) sdk.SendResult {
 			continue
 		}
 		path := func() string {
-			p := "/rooms/" + quote(id) + "/send/m.room.message"
+			p := "/rooms/" + apprise.Quote(id, "/") + "/send/m.room.message"
 			if c.version == "3" {
 				p += "/" + m.txnID()
 			}
@@ -667,7 +639,7 @@ func (m *client) send(req *sdk.SendRequest, format string) sdk.SendResult {
 			if title == "" {
 				title = "info"
 			}
-			r, err := m.api("POST", path(), pyJSON(obj{{"msgtype", "m.image"}, {"url", imageURL}, {"body", title}}))
+			r, err := m.api("POST", path(), apprise.Dumps(apprise.Object{{Key: "msgtype", Value: "m.image"}, {Key: "url", Value: imageURL}, {Key: "body", Value: title}}))
 			if err != nil {
 				return m.failure(err.Error())
 			}
@@ -677,8 +649,9 @@ func (m *client) send(req *sdk.SendRequest, format string) sdk.SendResult {
 			}
 		}
 		for _, ev := range events {
-			ev = ev.set("room_id", id).set("type", "m.room.message")
-			r, err := m.api(method, path(), pyJSON(ev))
+			ev.Set("room_id", id)
+			ev.Set("type", "m.room.message")
+			r, err := m.api(method, path(), apprise.Dumps(ev))
 			if c.version == "3" {
 				m.nextTxn()
 			}
@@ -693,22 +666,22 @@ func (m *client) send(req *sdk.SendRequest, format string) sdk.SendResult {
 		if req.Title != "" {
 			body = "# " + req.Title + "\r\n" + req.Body
 		}
-		payload := obj{{"msgtype", "m." + c.msgtype}, {"body", body}}
+		payload := apprise.Object{{Key: "msgtype", Value: "m." + c.msgtype}, {Key: "body", Value: body}}
 		switch format {
 		case "html":
 			h1 := ""
 			if req.Title != "" {
 				h1 = "<h1>" + req.Title + "</h1>"
 			}
-			payload = append(payload, field{"format", "org.matrix.custom.html"}, field{"formatted_body", h1 + req.Body})
+			payload = append(payload, apprise.Member{Key: "format", Value: "org.matrix.custom.html"}, apprise.Member{Key: "formatted_body", Value: h1 + req.Body})
 		case "markdown":
 			h1 := ""
 			if req.Title != "" {
 				h1 = "<h1>" + escapeHTML(req.Title, false) + "</h1>"
 			}
-			payload = append(payload, field{"format", "org.matrix.custom.html"}, field{"formatted_body", h1 + markdownToHTML(req.Body)})
+			payload = append(payload, apprise.Member{Key: "format", Value: "org.matrix.custom.html"}, apprise.Member{Key: "formatted_body", Value: h1 + markdownToHTML(req.Body)})
 		}
-		r, err := m.api(method, path(), pyJSON(payload))
+		r, err := m.api(method, path(), apprise.Dumps(payload))
 		if c.version == "3" {
 			m.nextTxn()
 		}

@@ -231,14 +231,6 @@ func TestMarkdown(t *testing.T) {
 	}
 }
 
-func TestPyJSON(t *testing.T) {
-	got := string(pyJSON(obj{{"a", "é<&>\"\\\n"}, {"b", obj{{"c", 1}, {"d", []any{true, nil}}}}, {"e", "😀"}}))
-	want := `{"a": "\u00e9<&>\"\\\n", "b": {"c": 1, "d": [true, null]}, "e": "\ud83d\ude00"}`
-	if got != want {
-		t.Errorf("got  %s\nwant %s", got, want)
-	}
-}
-
 // engine loads this guest and compiles it before the first call: a guest
 // whose manifest is cached from an earlier run is otherwise compiled inside
 // the first call's deadline, which a -race run can overshoot.

@@ -29,6 +29,7 @@ import (
 	"strings"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 func init() {
@@ -125,17 +126,17 @@ func parse(raw string) (*config, error) {
 	}
 	c := &config{
 		secure: u.Scheme == "ntfys", host: u.Host, hostPort: u.HostPort(0),
-		user: u.User, password: u.Password, hasPassword: rawPassword(raw),
+		user: u.User, password: u.Password, hasPassword: apprise.HasPassword(raw),
 	}
 	targets := slices.Clone(u.Path)
-	if to := opt(u, "to"); to != "" {
-		targets = append(targets, parseList(to)...)
+	if to := apprise.Opt(u, "to"); to != "" {
+		targets = append(targets, apprise.ParseList(to)...)
 	}
-	if t := opt(u, "token"); t != "" {
-		c.auth, c.token = "token", pyUnquote(t)
+	if t := apprise.Opt(u, "token"); t != "" {
+		c.auth, c.token = "token", apprise.Unquote(t)
 	}
-	if a := opt(u, "auth"); a != "" {
-		c.auth = pyUnquote(strings.ToLower(a))
+	if a := apprise.Opt(u, "auth"); a != "" {
+		c.auth = apprise.Unquote(strings.ToLower(a))
 	}
 	if c.auth == "" && c.user != "" && c.password == "" {
 		c.auth = "basic"
@@ -158,9 +159,9 @@ func parse(raw string) (*config, error) {
 	}
 
 	mode := "cloud"
-	if m := opt(u, "mode"); m != "" {
-		mode = pyUnquote(strings.ToLower(m))
-	} else if isHostname(c.host) && len(targets) > 0 {
+	if m := apprise.Opt(u, "mode"); m != "" {
+		mode = apprise.Unquote(strings.ToLower(m))
+	} else if apprise.IsHostname(c.host) && len(targets) > 0 {
 		mode = "private"
 	}
 	switch mode {
@@ -171,7 +172,7 @@ func parse(raw string) (*config, error) {
 			targets = append([]string{c.host}, targets...)
 		}
 	case "private":
-		if !isHostname(c.host) {
+		if !apprise.IsHostname(c.host) {
 			return nil, fmt.Errorf("ntfy: %q is not a host name; use %s", c.host, usage)
 		}
 	default:
@@ -180,7 +181,7 @@ func parse(raw string) (*config, error) {
 	if !c.cloud && c.auth == "token" && c.token == "" {
 		return nil, fmt.Errorf("ntfy: auth=token needs a token: ntfy://tk_TOKEN@HOST/TOPIC or ?token=tk_TOKEN")
 	}
-	for _, t := range parseList(targets...) {
+	for _, t := range apprise.ParseList(targets...) {
 		if topicRE.MatchString(t) {
 			c.topics = append(c.topics, t)
 		} else {
@@ -189,8 +190,8 @@ func parse(raw string) (*config, error) {
 	}
 
 	c.priority = "default"
-	if p := opt(u, "priority"); p != "" {
-		p = strings.ToLower(pyUnquote(p))
+	if p := apprise.Opt(u, "priority"); p != "" {
+		p = strings.ToLower(apprise.Unquote(p))
 		for _, e := range priorities {
 			if strings.HasPrefix(p, e[0]) {
 				c.priority = e[1]
@@ -198,42 +199,42 @@ func parse(raw string) (*config, error) {
 			}
 		}
 	}
-	if t := opt(u, "tags"); t != "" {
-		c.tags = parseList(pyUnquote(t))
+	if t := apprise.Opt(u, "tags"); t != "" {
+		c.tags = apprise.ParseList(apprise.Unquote(t))
 	}
-	if v := opt(u, "click"); v != "" {
-		c.click = pyUnquote(v)
+	if v := apprise.Opt(u, "click"); v != "" {
+		c.click = apprise.Unquote(v)
 		if strings.ContainsFunc(c.click, func(r rune) bool { return r > 127 }) {
-			c.click = pyQuote(c.click, ":/?&=[]")
+			c.click = apprise.Quote(c.click, ":/?&=[]")
 		}
 	}
-	if v := opt(u, "delay"); v != "" {
-		c.delay = pyUnquote(v)
+	if v := apprise.Opt(u, "delay"); v != "" {
+		c.delay = apprise.Unquote(v)
 	}
-	if v := opt(u, "email"); v != "" {
-		c.email = pyUnquote(v)
+	if v := apprise.Opt(u, "email"); v != "" {
+		c.email = apprise.Unquote(v)
 	}
-	if v := opt(u, "actions"); v != "" {
-		c.actions = pyUnquote(v)
+	if v := apprise.Opt(u, "actions"); v != "" {
+		c.actions = apprise.Unquote(v)
 	}
-	if v := opt(u, "attach"); v != "" {
-		c.attach = pyUnquote(v)
-		if f := opt(u, "filename"); f != "" {
-			f = pyUnquote(f)
+	if v := apprise.Opt(u, "attach"); v != "" {
+		c.attach = apprise.Unquote(v)
+		if f := apprise.Opt(u, "filename"); f != "" {
+			f = apprise.Unquote(f)
 			c.filename = f[strings.LastIndexByte(f, '/')+1:] // Python's basename
 		}
 	}
 	image := true
 	if v, ok := u.Options["image"]; ok {
-		image = parseBool(strings.TrimSpace(v), false)
+		image = apprise.ParseBool(strings.TrimSpace(v), false)
 	}
 	if image {
 		c.icon = iconURL
-		if v := pyUnquote(opt(u, "avatar_url")); v != "" {
+		if v := apprise.Unquote(apprise.Opt(u, "avatar_url")); v != "" {
 			c.icon = v
 		}
 	}
-	switch f := strings.ToLower(opt(u, "format")); f {
+	switch f := strings.ToLower(apprise.Opt(u, "format")); f {
 	case "text", "markdown", "html":
 		c.format = f
 		c.markdown = f == "markdown"
@@ -336,20 +337,20 @@ func (ntfy) Send(req *sdk.SendRequest) sdk.SendResult {
 // sendText posts the JSON message, or the text as a file when the JSON
 // would be over ntfy's limit.
 func (c *config) sendText(topic, title, body string) sdk.SendResult {
-	payload := obj{{"topic", topic}}
+	payload := apprise.Object{{Key: "topic", Value: topic}}
 	if c.attach != "" {
-		payload = append(payload, field{"attach", c.attach})
+		payload = append(payload, apprise.Member{Key: "attach", Value: c.attach})
 		if c.filename != "" {
-			payload = append(payload, field{"filename", c.filename})
+			payload = append(payload, apprise.Member{Key: "filename", Value: c.filename})
 		}
 	}
 	if title != "" {
-		payload = append(payload, field{"title", title})
+		payload = append(payload, apprise.Member{Key: "title", Value: title})
 	}
 	if body != "" {
-		payload = append(payload, field{"message", body})
+		payload = append(payload, apprise.Member{Key: "message", Value: body})
 	}
-	data := pyJSON(payload)
+	data := apprise.Dumps(payload)
 	if len(data) > jsonLimit {
 		text := body
 		if title != "" {
@@ -378,7 +379,7 @@ func (c *config) post(topic, title, body, name string, att *uint32, data []byte)
 	if body != "" {
 		q = append(q, [2]string{"message", body})
 	}
-	url := c.base() + "/" + topic + "?" + urlencode(q)
+	url := c.base() + "/" + topic + "?" + apprise.URLEncode(q)
 	return c.request(topic, "POST", url, c.headers(), data, att)
 }
 
@@ -398,7 +399,7 @@ func (c *config) headers() [][2]string {
 	if !c.cloud {
 		switch {
 		case c.auth == "basic" && c.user != "":
-			h = append(h, [2]string{"Authorization", basicAuth(c.user, c.password, c.hasPassword)})
+			h = append(h, [2]string{"Authorization", apprise.BasicAuth(c.user, apprise.OrNone(c.password, c.hasPassword))})
 		case c.auth == "token":
 			h = append(h, [2]string{"Authorization", "Bearer " + c.token})
 		}
@@ -416,7 +417,7 @@ func (c *config) headers() [][2]string {
 		h = append(h, [2]string{"X-Delay", c.delay})
 	}
 	if c.click != "" {
-		h = append(h, [2]string{"X-Click", pyQuote(c.click, ":/?@&=#")})
+		h = append(h, [2]string{"X-Click", apprise.Quote(c.click, ":/?@&=#")})
 	}
 	if c.email != "" {
 		h = append(h, [2]string{"X-Email", c.email})
@@ -434,9 +435,9 @@ func (c *config) request(topic, method, url string, headers [][2]string, body []
 	what := "ntfy topic " + topic
 	resp, err := sdk.HTTP(sdk.HTTPRequest{Method: method, URL: url, Headers: headers, Body: body, BodyAttachment: att})
 	if err != nil {
-		return hostFailure(what, err)
+		return apprise.HostFailure(what, err)
 	}
-	return outcome(resp, fmt.Sprintf("%s: %s", what, errorText(resp)))
+	return apprise.Outcome(resp, fmt.Sprintf("%s: %s", what, errorText(resp)), 200)
 }
 
 // errorText is ntfy's own explanation: {"code":40301,"http":403,"error":"forbidden"}.
@@ -451,7 +452,7 @@ func errorText(resp *sdk.HTTPResponse) string {
 		}
 		return fmt.Sprintf("%s (HTTP %d)", e.Error, resp.Status)
 	}
-	if s := snippet(resp.Body); s != "" {
+	if s := apprise.Snippet(resp.Body); s != "" {
 		return fmt.Sprintf("HTTP %d: %s", resp.Status, s)
 	}
 	return fmt.Sprintf("HTTP %d", resp.Status)

@@ -201,31 +201,3 @@ func TestBaseURL(t *testing.T) {
 		}
 	}
 }
-
-func TestWire(t *testing.T) {
-	// Expected values are what Python 3 prints for the same input.
-	if got, want := string(pyJSON(obj{{"a", "é<&>\"\\\n\u2603😀\x7f"}, {"n", 5}, {"o", obj{{"k", "v"}}}})),
-		`{"a": "\u00e9<&>\"\\\n\u2603\ud83d\ude00\u007f", "n": 5, "o": {"k": "v"}}`; got != want {
-		t.Errorf("pyJSON = %s, want %s", got, want)
-	}
-	if got, want := urlencode([][2]string{{"filename", "a b/c.jpg"}, {"message", "100% ✓ ~x_y.z-"}}),
-		"filename=a+b%2Fc.jpg&message=100%25+%E2%9C%93+~x_y.z-"; got != want {
-		t.Errorf("urlencode = %s, want %s", got, want)
-	}
-	if got, want := pyUnquote("a%20b%zz%"), "a b%zz%"; got != want {
-		t.Errorf("pyUnquote = %q, want %q", got, want)
-	}
-	if got, want := strings.Join(parseList("b, a;c [d] a"), "|"), "a|b|c|d"; got != want {
-		t.Errorf("parseList = %s, want %s", got, want)
-	}
-	for in, want := range map[string]bool{"yes": true, "no": false, "n": false, "never": false, "true": true, "1": true, "0": false, "": false, "maybe": false} {
-		if got := parseBool(in, false); got != want {
-			t.Errorf("parseBool(%q) = %v, want %v", in, got, want)
-		}
-	}
-	for in, want := range map[string]bool{"localhost": true, "ntfy.example.com": true, "10.0.0.2": true, "1.2.3.999": false, "a_b": true, "a-": false, "x": true, "-": false, "fe80::1": true, "bad!": false} {
-		if got := isHostname(in); got != want {
-			t.Errorf("isHostname(%q) = %v, want %v", in, got, want)
-		}
-	}
-}

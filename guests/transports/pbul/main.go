@@ -32,6 +32,7 @@ import (
 	"strings"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 const (
@@ -90,8 +91,8 @@ func parse(raw string) (*config, error) {
 	if c.token == "" {
 		return nil, fmt.Errorf("pbul:// needs your access token: %s", usage)
 	}
-	c.targets = parseList(append(append([]string(nil), u.Path...), opt(u, "to"))...)
-	if c.format, err = format(u); err != nil {
+	c.targets = apprise.ParseList(append(append([]string(nil), u.Path...), apprise.Opt(u, "to"))...)
+	if c.format, err = apprise.Format(u); err != nil {
 		return nil, fmt.Errorf("pbul: %v", err)
 	}
 	return c, nil
@@ -121,7 +122,7 @@ func (pbul) Send(req *sdk.SendRequest) sdk.SendResult {
 	if err != nil {
 		return sdk.FailPermanent(err.Error())
 	}
-	var files []obj
+	var files []apprise.Object
 	for i, a := range req.Attachments {
 		f, r := upload(c, a, i+1)
 		if !r.OK {
@@ -144,15 +145,15 @@ func (pbul) Send(req *sdk.SendRequest) sdk.SendResult {
 	}
 	for _, t := range targets {
 		if req.Body != "" {
-			note := obj{{"type", "note"}, {"title", req.Title}, {"body", req.Body}}
+			note := apprise.Object{{Key: "type", Value: "note"}, {Key: "title", Value: req.Title}, {Key: "body", Value: req.Body}}
 			switch {
 			case t == "":
 			case emailRE.MatchString(t):
-				note = append(note, field{"email", emailRE.FindStringSubmatch(t)[emailRE.SubexpIndex("full")]})
+				note = append(note, apprise.Member{Key: "email", Value: emailRE.FindStringSubmatch(t)[emailRE.SubexpIndex("full")]})
 			case t[0] == '#':
-				note = append(note, field{"channel_tag", t[1:]})
+				note = append(note, apprise.Member{Key: "channel_tag", Value: t[1:]})
 			default:
-				note = append(note, field{"device_iden", t})
+				note = append(note, apprise.Member{Key: "device_iden", Value: t})
 			}
 			if _, r := post(c, apiURL+"pushes", note); !r.OK {
 				fail(r, t)
@@ -173,12 +174,12 @@ func (pbul) Send(req *sdk.SendRequest) sdk.SendResult {
 
 // upload asks Pushbullet where to upload an attachment, uploads it and
 // returns the file push to send.
-func upload(c *config, a sdk.AttachmentInfo, no int) (obj, sdk.SendResult) {
+func upload(c *config, a sdk.AttachmentInfo, no int) (apprise.Object, sdk.SendResult) {
 	name := a.Name
 	if name == "" {
 		name = fmt.Sprintf("file%03d.dat", no)
 	}
-	body, r := post(c, apiURL+"upload-request", obj{{"file_name", name}, {"file_type", a.MIME}})
+	body, r := post(c, apiURL+"upload-request", apprise.Object{{Key: "file_name", Value: name}, {Key: "file_type", Value: a.MIME}})
 	if !r.OK {
 		return nil, r
 	}
@@ -189,27 +190,27 @@ func upload(c *config, a sdk.AttachmentInfo, no int) (obj, sdk.SendResult) {
 		UploadURL *string `json:"upload_url"`
 	}
 	if err := json.Unmarshal(body, &up); err != nil || up.FileName == nil || up.FileType == nil || up.FileURL == nil || up.UploadURL == nil {
-		return nil, sdk.Fail(fmt.Sprintf("pbul: upload request for %s: Pushbullet's answer lacks file_name, file_type, file_url or upload_url: %s", name, snippet(body)))
+		return nil, sdk.Fail(fmt.Sprintf("pbul: upload request for %s: Pushbullet's answer lacks file_name, file_type, file_url or upload_url: %s", name, apprise.Snippet(body)))
 	}
-	push := obj{{"type", "file"}, {"file_name", *up.FileName}, {"file_type", *up.FileType}, {"file_url", *up.FileURL}}
+	push := apprise.Object{{Key: "type", Value: "file"}, {Key: "file_name", Value: *up.FileName}, {Key: "file_type", Value: *up.FileType}, {Key: "file_url", Value: *up.FileURL}}
 	if strings.HasPrefix(*up.FileType, "image/") {
-		push = append(push, field{"image_url", *up.FileURL})
+		push = append(push, apprise.Member{Key: "image_url", Value: *up.FileURL})
 	}
 	if h := uploadURLHost(*up.UploadURL); h != apiHost && h != uploadHost {
 		return nil, sdk.FailPermanent(fmt.Sprintf("pbul: Pushbullet asked to upload %s to %s, a host this transport may not contact (only %s and %s)", name, h, apiHost, uploadHost))
 	}
-	mp, ctype, err := multipartBody([]part{{name: "file", filename: a.Name, att: &a}})
+	mp, ctype, err := apprise.Multipart([]apprise.FormPart{{Name: "file", Filename: a.Name, Attachment: &a}})
 	if err != nil {
 		return nil, sdk.Fail("pbul: " + err.Error())
 	}
 	resp, err := sdk.HTTP(sdk.HTTPRequest{
 		Method:  "POST",
 		URL:     *up.UploadURL,
-		Headers: [][2]string{basicAuth(c.token, ""), {"Content-Type", ctype}},
+		Headers: [][2]string{{"Authorization", apprise.BasicAuth(c.token, "")}, {"Content-Type", ctype}},
 		Body:    mp,
 	})
 	if err != nil {
-		return nil, hostFailure("pbul: upload "+name, err)
+		return nil, apprise.HostFailure("pbul: upload "+name, err)
 	}
 	if r := result(resp); !r.OK {
 		r.Error += " (uploading " + name + ")"
@@ -220,15 +221,15 @@ func upload(c *config, a sdk.AttachmentInfo, no int) (obj, sdk.SendResult) {
 
 // post sends one JSON request with the access token and returns the
 // response body.
-func post(c *config, u string, payload obj) ([]byte, sdk.SendResult) {
+func post(c *config, u string, payload apprise.Object) ([]byte, sdk.SendResult) {
 	resp, err := sdk.HTTP(sdk.HTTPRequest{
 		Method:  "POST",
 		URL:     u,
-		Headers: [][2]string{basicAuth(c.token, ""), {"Content-Type", "application/json"}},
-		Body:    pyJSON(payload),
+		Headers: [][2]string{{"Authorization", apprise.BasicAuth(c.token, "")}, {"Content-Type", "application/json"}},
+		Body:    apprise.Dumps(payload),
 	})
 	if err != nil {
-		return nil, hostFailure("pbul", err)
+		return nil, apprise.HostFailure("pbul", err)
 	}
 	return resp.Body, result(resp)
 }
@@ -246,7 +247,7 @@ func result(resp *sdk.HTTPResponse) sdk.SendResult {
 	if detail == "" && resp.Status == 401 {
 		detail = "Unauthorized - Invalid Token."
 	}
-	return outcome(resp, "pbul: "+httpText(resp, detail), 200, 204)
+	return apprise.Outcome(resp, "pbul: "+apprise.HTTPText(resp, detail), 200, 204)
 }
 
 // uploadURLHost is the host name of the upload URL, lower case.

@@ -29,6 +29,7 @@ import (
 	"strings"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 const (
@@ -105,7 +106,7 @@ func parse(raw string) (*config, error) {
 	if c.userKey == "" {
 		return nil, fmt.Errorf("pover:// needs your user key before the @: %s", usage)
 	}
-	targets := parseList(append(append([]string(nil), u.Path...), opt(u, "to"))...)
+	targets := apprise.ParseList(append(append([]string(nil), u.Path...), apprise.Opt(u, "to"))...)
 	for _, t := range targets {
 		if m := deviceRE.FindStringSubmatch(t); m != nil {
 			c.devices = append(c.devices, m[1])
@@ -116,8 +117,8 @@ func parse(raw string) (*config, error) {
 	if len(targets) > 0 && len(c.devices) == 0 {
 		return nil, fmt.Errorf("pover: no valid device in %q: a device name is 1 to 25 letters, digits, '_' or '-'", strings.Join(targets, ", "))
 	}
-	if p := opt(u, "priority"); p != "" {
-		p = strings.ToLower(pyUnquote(p))
+	if p := apprise.Opt(u, "priority"); p != "" {
+		p = strings.ToLower(apprise.Unquote(p))
 		for _, e := range priorities {
 			if strings.HasPrefix(p, e.prefix) {
 				c.priority = e.value
@@ -125,17 +126,17 @@ func parse(raw string) (*config, error) {
 			}
 		}
 	}
-	if s := opt(u, "sound"); s != "" {
-		c.sound = strings.ToLower(pyUnquote(s))
+	if s := apprise.Opt(u, "sound"); s != "" {
+		c.sound = strings.ToLower(apprise.Unquote(s))
 	}
-	c.url = pyUnquote(opt(u, "url"))
-	c.urlTitle = opt(u, "url_title")
+	c.url = apprise.Unquote(apprise.Opt(u, "url"))
+	c.urlTitle = apprise.Opt(u, "url_title")
 	if c.priority == 2 {
 		c.retry, c.expire = 900, 3600
-		if v, err := strconv.Atoi(opt(u, "retry")); err == nil {
+		if v, err := strconv.Atoi(apprise.Opt(u, "retry")); err == nil {
 			c.retry = v
 		}
-		if v, err := strconv.Atoi(opt(u, "expire")); err == nil {
+		if v, err := strconv.Atoi(apprise.Opt(u, "expire")); err == nil {
 			c.expire = v
 		}
 		if c.retry < 30 {
@@ -145,7 +146,7 @@ func parse(raw string) (*config, error) {
 			return nil, fmt.Errorf("pover: expire=%d: Pushover accepts 0 to 10800 seconds", c.expire)
 		}
 	}
-	if c.format, err = format(u); err != nil {
+	if c.format, err = apprise.Format(u); err != nil {
 		return nil, fmt.Errorf("pover: %v", err)
 	}
 	return c, nil
@@ -251,17 +252,17 @@ type payload struct{ title, message, sound string }
 // post sends one request: form-encoded, or multipart with the image in the
 // part "attachment".
 func post(c *config, fields [][2]string, file *sdk.AttachmentInfo) sdk.SendResult {
-	hreq := sdk.HTTPRequest{Method: "POST", URL: notifyURL, Headers: [][2]string{basicAuth(c.token, "")}}
+	hreq := sdk.HTTPRequest{Method: "POST", URL: notifyURL, Headers: [][2]string{{"Authorization", apprise.BasicAuth(c.token, "")}}}
 	if file == nil {
 		hreq.Headers = append(hreq.Headers, [2]string{"Content-Type", "application/x-www-form-urlencoded"})
-		hreq.Body = formEncode(fields)
+		hreq.Body = []byte(apprise.URLEncode(fields))
 	} else {
-		parts := make([]part, 0, len(fields)+1)
+		parts := make([]apprise.FormPart, 0, len(fields)+1)
 		for _, f := range fields {
-			parts = append(parts, part{name: f[0], value: f[1]})
+			parts = append(parts, apprise.FormPart{Name: f[0], Value: f[1]})
 		}
-		parts = append(parts, part{name: "attachment", filename: file.Name, att: file})
-		body, ctype, err := multipartBody(parts)
+		parts = append(parts, apprise.FormPart{Name: "attachment", Filename: file.Name, Attachment: file})
+		body, ctype, err := apprise.Multipart(parts)
 		if err != nil {
 			return sdk.Fail("pover: " + err.Error())
 		}
@@ -270,7 +271,7 @@ func post(c *config, fields [][2]string, file *sdk.AttachmentInfo) sdk.SendResul
 	}
 	resp, err := sdk.HTTP(hreq)
 	if err != nil {
-		return hostFailure("pover", err)
+		return apprise.HostFailure("pover", err)
 	}
 	return result(resp)
 }
@@ -292,9 +293,9 @@ func result(resp *sdk.HTTPResponse) sdk.SendResult {
 		detail = "Unauthorized - Invalid Token."
 	}
 	if resp.Status == 200 && a.Status != nil && *a.Status != 1 {
-		return sdk.FailPermanent("pover: " + httpText(resp, detail))
+		return sdk.FailPermanent("pover: " + apprise.HTTPText(resp, detail))
 	}
-	return outcome(resp, "pover: "+httpText(resp, detail), 200)
+	return apprise.Outcome(resp, "pover: "+apprise.HTTPText(resp, detail), 200)
 }
 
 func withInfo(r sdk.SendResult, notes []string) sdk.SendResult {

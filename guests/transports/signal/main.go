@@ -27,6 +27,7 @@ import (
 	"unicode"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 const (
@@ -78,9 +79,9 @@ func parse(raw string) (*config, error) {
 		return nil, fmt.Errorf("signal:// needs the host of your signal-cli-rest-api server: %s", usage)
 	}
 	c := &config{secure: u.Scheme == "signals", host: u.Host, hostPort: u.HostPort(0)}
-	c.user, c.password, c.auth = credentials(raw, u)
+	c.user, c.password, c.auth = apprise.Credentials(raw, u)
 	entries := append([]string(nil), u.Path...)
-	source := pyUnquote(opt(u, "from"))
+	source := apprise.Unquote(apprise.Opt(u, "from"))
 	if source == "" && len(entries) > 0 {
 		source, entries = entries[0], entries[1:]
 	}
@@ -92,7 +93,7 @@ func parse(raw string) (*config, error) {
 		return nil, fmt.Errorf("signal: %q is not a phone number to send from (10 to 14 digits): %s", source, usage)
 	}
 	c.source = "+" + digits
-	if to := opt(u, "to"); to != "" {
+	if to := apprise.Opt(u, "to"); to != "" {
 		entries = append(entries, findPhones(to)...)
 	}
 	if len(entries) == 0 {
@@ -112,49 +113,12 @@ func parse(raw string) (*config, error) {
 	if len(c.targets) == 0 {
 		return nil, fmt.Errorf("signal: no valid recipient in %q: give phone numbers (10 to 14 digits) or groups as @GROUP_ID", strings.Join(c.dropped, ", "))
 	}
-	c.batch = parseBool(u.Options["batch"], false)
-	c.status = parseBool(u.Options["status"], false)
-	if c.format, err = format(u); err != nil {
+	c.batch = apprise.ParseBool(u.Options["batch"], false)
+	c.status = apprise.ParseBool(u.Options["status"], false)
+	if c.format, err = apprise.Format(u); err != nil {
 		return nil, fmt.Errorf("signal: %v", err)
 	}
 	return c, nil
-}
-
-// credentials returns the basic-auth user and password as Apprise builds
-// them: user= and pass=/password= options override the URL's, and a user
-// without a password is sent with the password "None" (Python's str(None)),
-// as requests does.
-func credentials(raw string, u *sdk.URL) (user, password string, auth bool) {
-	_, rest, _ := strings.Cut(raw, "://")
-	authority := rest
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		authority = rest[:i]
-	}
-	hasPass := false
-	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
-		hasPass = strings.Contains(authority[:i], ":")
-	}
-	user, password = u.User, u.Password
-	origUser := u.User
-	if v, ok := u.Options["password"]; ok {
-		password, hasPass = strings.TrimSpace(v), true
-	}
-	if v, ok := u.Options["pass"]; ok {
-		password, hasPass = strings.TrimSpace(v), true
-	}
-	if v, ok := u.Options["user"]; ok {
-		user = strings.TrimSpace(v)
-		if !hasPass && origUser != "" {
-			password, hasPass = origUser, true
-		}
-	}
-	if user == "" {
-		return "", "", false
-	}
-	if !hasPass {
-		password = "None"
-	}
-	return user, password, true
 }
 
 // Validate checks a notifier URL when the configuration loads.
@@ -196,7 +160,7 @@ func (signal) Send(req *sdk.SendRequest) sdk.SendResult {
 	}
 	var atts []string
 	for _, a := range req.Attachments {
-		b64, err := attachmentBase64(a)
+		b64, err := apprise.AttachmentBase64(a)
 		if err != nil {
 			return sdk.Fail("signal: " + err.Error())
 		}
@@ -225,7 +189,7 @@ func (signal) Send(req *sdk.SendRequest) sdk.SendResult {
 	}
 	headers := [][2]string{{"Content-Type", "application/json"}}
 	if c.auth {
-		headers = append(headers, basicAuth(c.user, c.password))
+		headers = append(headers, [2]string{"Authorization", apprise.BasicAuth(c.user, c.password)})
 	}
 	size := 1
 	if c.batch {
@@ -234,19 +198,19 @@ func (signal) Send(req *sdk.SendRequest) sdk.SendResult {
 	var failed *sdk.SendResult
 	for i := 0; i < len(c.targets); i += size {
 		rcpt := c.targets[i:min(i+size, len(c.targets))]
-		payload := obj{{"message", message}, {"number", c.source}, {"text_mode", textMode}, {"recipients", rcpt}}
+		payload := apprise.Object{{Key: "message", Value: message}, {Key: "number", Value: c.source}, {Key: "text_mode", Value: textMode}, {Key: "recipients", Value: rcpt}}
 		if len(atts) > 0 {
-			payload = append(payload, field{"base64_attachments", atts})
+			payload = append(payload, apprise.Member{Key: "base64_attachments", Value: atts})
 		}
 		resp, err := sdk.HTTP(sdk.HTTPRequest{
 			Method:  "POST",
 			URL:     scheme + "://" + c.hostPort + "/v2/send",
 			Headers: headers,
-			Body:    pyJSON(payload),
+			Body:    apprise.Dumps(payload),
 		})
 		var r sdk.SendResult
 		if err != nil {
-			r = hostFailure("signal", err)
+			r = apprise.HostFailure("signal", err)
 		} else {
 			r = result(resp)
 		}
@@ -268,7 +232,7 @@ func (signal) Send(req *sdk.SendRequest) sdk.SendResult {
 // result maps the server's answer; signal-cli-rest-api reports errors as
 // {"error":"…"}.
 func result(resp *sdk.HTTPResponse) sdk.SendResult {
-	return outcome(resp, "signal: "+httpText(resp, jsonError(resp.Body)), 200, 201)
+	return apprise.Outcome(resp, "signal: "+apprise.HTTPText(resp, jsonError(resp.Body)), 200, 201)
 }
 
 // phoneNo is Apprise's is_phone_no(): the digits of a phone number of 10
@@ -312,7 +276,7 @@ func findPhones(s string) []string {
 		i++
 	}
 	if len(out) == 0 {
-		out = strings.FieldsFunc(s, isListDelim)
+		out = strings.FieldsFunc(s, apprise.IsListDelim)
 	}
 	return out
 }

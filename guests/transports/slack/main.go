@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 const (
@@ -98,7 +99,7 @@ func parse(raw string) (*config, error) {
 	} else if strings.HasPrefix(strings.ToLower(raw), "http") {
 		return nil, fmt.Errorf("not a Slack webhook URL: want %s", usage)
 	}
-	u, err := parseURL(raw)
+	u, err := apprise.ParseURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("slack:// URL does not parse: %v", err)
 	}
@@ -168,11 +169,11 @@ func parse(raw string) (*config, error) {
 			return nil, fmt.Errorf("slack:// target %q is not a channel (#name), user (@name) or encoded id (+ID)", ch)
 		}
 	}
-	c.image = optBool(u, "image", true)
-	c.timestamp = optBool(u, "timestamp", true)
-	c.footer = optBool(u, "footer", true)
+	c.image = apprise.OptBool(u, "image", true)
+	c.timestamp = apprise.OptBool(u, "timestamp", true)
+	c.footer = apprise.OptBool(u, "footer", true)
 	if v := u.Option("blocks", ""); v != "" {
-		c.blocks = parseBool(v, false)
+		c.blocks = apprise.ParseBool(v, false)
 	}
 	if f := strings.ToLower(u.Option("format", "")); f == "text" || f == "markdown" || f == "html" {
 		c.format = f
@@ -235,43 +236,43 @@ func (slack) Send(req *sdk.SendRequest) sdk.SendResult {
 	}
 	title, body := req.Title, req.Body
 
-	var payload *object
+	var payload *apprise.Object
 	if c.blocks {
 		kind := "plain_text"
 		if markdown {
 			kind = "mrkdwn"
 		}
-		blocks := []any{obj("type", "section", "text", obj("type", kind, "text", body))}
+		blocks := []any{apprise.Obj("type", "section", "text", apprise.Obj("type", kind, "text", body))}
 		if title != "" {
-			blocks = append([]any{obj("type", "header", "text", obj("type", "plain_text", "text", title, "emoji", true))}, blocks...)
+			blocks = append([]any{apprise.Obj("type", "header", "text", apprise.Obj("type", "plain_text", "text", title, "emoji", true))}, blocks...)
 		}
-		att := obj("blocks", nil, "color", color)
-		payload = obj("username", username, "attachments", []any{att})
+		att := apprise.Obj("blocks", nil, "color", color)
+		payload = apprise.Obj("username", username, "attachments", []any{att})
 		if c.footer {
-			elements := []any{obj("type", kind, "text", appID)}
+			elements := []any{apprise.Obj("type", kind, "text", appID)}
 			if imageURL != "" {
-				payload.set("icon_url", imageURL)
-				elements = append([]any{obj("type", "image", "image_url", imageURL, "alt_text", ntype)}, elements...)
+				payload.Set("icon_url", imageURL)
+				elements = append([]any{apprise.Obj("type", "image", "image_url", imageURL, "alt_text", ntype)}, elements...)
 			}
-			blocks = append(blocks, obj("type", "context", "elements", elements))
+			blocks = append(blocks, apprise.Obj("type", "context", "elements", elements))
 		}
-		att.set("blocks", blocks)
+		att.Set("blocks", blocks)
 	} else {
 		if markdown {
 			body = slackMarkdown(body)
 		}
-		att := obj("title", escape(title), "text", body, "color", color)
-		payload = obj("username", username, "mrkdwn", markdown, "attachments", []any{att})
+		att := apprise.Obj("title", escape(title), "text", body, "color", color)
+		payload = apprise.Obj("username", username, "mrkdwn", markdown, "attachments", []any{att})
 		if imageURL != "" {
-			payload.set("icon_url", imageURL)
+			payload.Set("icon_url", imageURL)
 		}
 		if c.footer {
 			if imageURL != "" {
-				att.set("footer_icon", imageURL)
+				att.Set("footer_icon", imageURL)
 			}
-			att.set("footer", appID)
+			att.Set("footer", appID)
 			if c.timestamp {
-				att.set("ts", pyTime(sdk.Now().UnixNano()))
+				att.Set("ts", pyTime(sdk.Now().UnixNano()))
 			}
 		}
 	}
@@ -287,20 +288,20 @@ func (slack) Send(req *sdk.SendRequest) sdk.SendResult {
 			m := channelRE.FindStringSubmatch(ch)
 			name, ts := m[1], m[3]
 			if ts != "" {
-				payload.set("thread_ts", ts)
+				payload.Set("thread_ts", ts)
 			} else {
-				payload.del("thread_ts")
+				payload.Del("thread_ts")
 			}
 			switch name[0] {
 			case '+':
-				payload.set("channel", name[1:])
+				payload.Set("channel", name[1:])
 			case '@', '#':
-				payload.set("channel", name)
+				payload.Set("channel", name)
 			default:
-				payload.set("channel", "#"+name)
+				payload.Set("channel", "#"+name)
 			}
 		}
-		r := post(hookURL, pyDumps(payload))
+		r := post(hookURL, apprise.Dumps(payload))
 		if !r.OK {
 			if ch != "" {
 				r.Error += " (channel " + ch + ")"
@@ -328,7 +329,7 @@ func post(hookURL string, body []byte) sdk.SendResult {
 		Body: body,
 	})
 	if err != nil {
-		return hostFailure("slack", err)
+		return apprise.HostFailure("slack", err)
 	}
 	if resp.Status == 200 && string(resp.Body) == "ok" {
 		return sdk.Sent()
@@ -352,13 +353,13 @@ func post(hookURL string, body []byte) sdk.SendResult {
 }
 
 // pyTime writes unix nanoseconds as Python's repr(time.time()).
-func pyTime(ns int64) rawNum {
+func pyTime(ns int64) apprise.RawNumber {
 	f := float64(ns) / 1e9
 	s := strconv.FormatFloat(f, 'f', -1, 64)
 	if f == math.Trunc(f) {
 		s += ".0"
 	}
-	return rawNum(s)
+	return apprise.RawNumber(s)
 }
 
 var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")

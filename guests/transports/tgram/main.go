@@ -30,6 +30,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 const apiURL = "https://api.telegram.org/bot"
@@ -52,14 +53,14 @@ func main() {}
 
 type tgram struct{}
 
-// target is one chat: chatID is a rawNum (numeric id) or "@name".
+// target is one chat: chatID is an apprise.RawNumber (numeric id) or "@name".
 type target struct {
 	chatID any
 	topic  int
 }
 
 func (t target) String() string {
-	s := pyStr(t.chatID)
+	s := apprise.PyStr(t.chatID)
 	if t.topic != 0 {
 		s += ":" + strconv.Itoa(t.topic)
 	}
@@ -68,7 +69,7 @@ func (t target) String() string {
 
 type config struct {
 	token    string // 123456789:ABC…
-	tokenID  string // the part before the colon, safe to show
+	tokenID  string // the apprise.FormPart before the colon, safe to show
 	rawChats []string
 	targets  []target
 	detect   bool
@@ -96,7 +97,7 @@ func parse(raw string) (*config, error) {
 	if m == nil {
 		return nil, fmt.Errorf("tgram:// needs a bot token (123456789:ABC… from @BotFather) and a chat id: %s", usage)
 	}
-	u, err := parseURL("tgram://" + m[5] + "/" + m[7])
+	u, err := apprise.ParseURL("tgram://" + m[5] + "/" + m[7])
 	if err != nil {
 		return nil, fmt.Errorf("tgram:// URL does not parse: %v", err)
 	}
@@ -141,11 +142,11 @@ func parse(raw string) (*config, error) {
 		}
 		c.topic = n
 	}
-	c.silent = optBool(u, "silent", false)
-	c.preview = optBool(u, "preview", false)
+	c.silent = apprise.OptBool(u, "silent", false)
+	c.preview = apprise.OptBool(u, "preview", false)
 	c.detect = len(c.rawChats) == 0
 	if v, ok := u.Options["detect"]; ok {
-		c.detect = parseBool(v, false)
+		c.detect = apprise.ParseBool(v, false)
 	}
 	if f := strings.ToLower(u.Option("format", "")); f == "text" || f == "markdown" || f == "html" {
 		c.format = f
@@ -184,7 +185,7 @@ func parse(raw string) (*config, error) {
 			t.chatID = "@" + cm[4]
 		} else {
 			n, _ := new(big.Int).SetString(cm[2], 10)
-			t.chatID = rawNum(n.String())
+			t.chatID = apprise.RawNumber(n.String())
 		}
 		c.targets = append(c.targets, t)
 	}
@@ -253,7 +254,7 @@ func (tgram) Send(req *sdk.SendRequest) sdk.SendResult {
 	}
 
 	body := req.Body
-	base := obj("disable_notification", c.silent, "disable_web_page_preview", !c.preview)
+	base := apprise.Obj("disable_notification", c.silent, "disable_web_page_preview", !c.preview)
 	parseMode := "HTML"
 	if c.format == "markdown" {
 		if req.BodyFormat != "" && req.BodyFormat != "markdown" && c.mdv == "MarkdownV2" {
@@ -263,13 +264,13 @@ func (tgram) Send(req *sdk.SendRequest) sdk.SendResult {
 	} else {
 		body = telegramHTML(body, req.BodyFormat == "html" || req.BodyFormat == "markdown")
 	}
-	base.set("parse_mode", parseMode)
-	base.set("text", body)
+	base.Set("parse_mode", parseMode)
+	base.Set("text", body)
 
 	atts := req.Attachments
-	var caption *object
+	var caption *apprise.Object
 	if len(atts) > 0 && body != "" && utf8.RuneCountInString(body) < 1024 {
-		caption = obj("caption", body, "show_caption_above_media", c.content == "before", "parse_mode", parseMode)
+		caption = apprise.Obj("caption", body, "show_caption_above_media", c.content == "before", "parse_mode", parseMode)
 	}
 	attachContent := c.content
 	if body == "" || caption != nil {
@@ -284,10 +285,10 @@ func (tgram) Send(req *sdk.SendRequest) sdk.SendResult {
 		}
 	}
 	for _, t := range targets {
-		payload := base.copy()
-		payload.set("chat_id", t.chatID)
+		payload := base.Copy()
+		payload.Set("chat_id", t.chatID)
 		if t.topic != 0 {
-			payload.set("message_thread_id", t.topic)
+			payload.Set("message_thread_id", t.topic)
 		}
 		if len(atts) > 0 && attachContent == "after" {
 			if r := sendAttachments(c, t, caption, atts); !r.OK {
@@ -305,10 +306,10 @@ func (tgram) Send(req *sdk.SendRequest) sdk.SendResult {
 			Method:  "POST",
 			URL:     apiURL + c.token + "/sendMessage",
 			Headers: [][2]string{{"Content-Type", "application/json"}},
-			Body:    pyDumps(payload),
+			Body:    apprise.Dumps(payload),
 		})
 		if err != nil {
-			fail(hostFailure("telegram", err), t)
+			fail(apprise.HostFailure("telegram", err), t)
 			continue
 		}
 		if r := result(resp); !r.OK {
@@ -330,29 +331,29 @@ func (tgram) Send(req *sdk.SendRequest) sdk.SendResult {
 // sendAttachments posts each attachment to the chat; the first one carries
 // the caption payload when there is one. Like Apprise, the caption payload
 // is shared between chats and keeps the fields set for earlier ones.
-func sendAttachments(c *config, t target, caption *object, atts []sdk.AttachmentInfo) sdk.SendResult {
+func sendAttachments(c *config, t target, caption *apprise.Object, atts []sdk.AttachmentInfo) sdk.SendResult {
 	for i := range atts {
 		a := &atts[i]
-		payload := &object{}
-		if caption != nil && len(caption.keys) > 0 && i == 0 {
+		payload := &apprise.Object{}
+		if caption != nil && len(*caption) > 0 && i == 0 {
 			payload = caption
 		}
 		name := a.Name
 		if name == "" {
 			name = fmt.Sprintf("file%03d.dat", i+1)
 		}
-		payload.set("title", name)
-		payload.set("chat_id", t.chatID)
+		payload.Set("title", name)
+		payload.Set("chat_id", t.chatID)
 		if t.topic != 0 {
-			payload.set("message_thread_id", t.topic)
+			payload.Set("message_thread_id", t.topic)
 		}
 		method, key := mediaMethod(a.MIME)
-		var fields []formField
-		for _, e := range payload.keys {
-			fields = append(fields, formField{name: e.k, value: pyStr(e.v)})
+		var fields []apprise.FormPart
+		for _, e := range *payload {
+			fields = append(fields, apprise.FormPart{Name: e.Key, Value: apprise.PyStr(e.Value)})
 		}
-		fields = append(fields, formField{name: key, filename: name, attachment: a})
-		body, ctype, err := multipartBody(fields)
+		fields = append(fields, apprise.FormPart{Name: key, Filename: name, Attachment: a})
+		body, ctype, err := apprise.Multipart(fields)
 		if err != nil {
 			return sdk.Fail(fmt.Sprintf("telegram: read attachment %s: %v", name, err))
 		}
@@ -363,7 +364,7 @@ func sendAttachments(c *config, t target, caption *object, atts []sdk.Attachment
 			Body:    body,
 		})
 		if err != nil {
-			return hostFailure("telegram", err)
+			return apprise.HostFailure("telegram", err)
 		}
 		if r := result(resp); !r.OK {
 			r.Error += " (attachment " + name + ")"
@@ -444,7 +445,7 @@ func botOwner(c *config) (string, sdk.SendResult) {
 		Headers: [][2]string{{"Content-Type", "application/json"}},
 	})
 	if err != nil {
-		return "", hostFailure("telegram", err)
+		return "", apprise.HostFailure("telegram", err)
 	}
 	if resp.Status != 200 {
 		r := result(resp)

@@ -20,7 +20,6 @@ package main
 
 import (
 	"fmt"
-	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 const assetsURL = "https://github.com/caronc/apprise/raw/master/apprise/assets/themes/default/"
@@ -62,28 +62,9 @@ type config struct {
 var (
 	nativeRE = regexp.MustCompile(`(?i)^https?://([A-Z0-9_.-]+)(:[1-9][0-9]{0,5})?(/powerautomate/automations/direct)?/workflows/([A-Z0-9_-]+)/triggers/manual/paths/invoke/?(\?.+)$`)
 	idRE     = regexp.MustCompile(`(?i)^[A-Z0-9_-]+$`)
-	labelRE  = regexp.MustCompile(`(?i)^([a-z0-9][a-z0-9_-]{1,62}|[a-z])$`)
 )
 
 const usage = "workflow://HOST/WORKFLOW_ID/SIGNATURE or the https://…/workflows/…/triggers/manual/paths/invoke?…&sig=… URL from Teams"
-
-// isHostname is Apprise's is_hostname: DNS labels (underscores allowed,
-// not at the end of a label) or an IP address.
-func isHostname(h string) bool {
-	h = strings.TrimSuffix(h, ".")
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	if _, err := netip.ParseAddr(h); err == nil {
-		return true
-	}
-	for _, l := range strings.Split(h, ".") {
-		if !labelRE.MatchString(l) || strings.HasSuffix(l, "-") || strings.HasSuffix(l, "_") {
-			return false
-		}
-	}
-	return true
-}
 
 // parse reads a workflow:// or native webhook URL as Apprise does.
 func parse(raw string) (*config, error) {
@@ -95,11 +76,11 @@ func parse(raw string) (*config, error) {
 	} else if strings.HasPrefix(strings.ToLower(raw), "http") {
 		return nil, fmt.Errorf("not a Power Automate workflow URL: want %s", usage)
 	}
-	u, err := parseURL(raw)
+	u, err := apprise.ParseURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("workflow:// URL does not parse: %v", err)
 	}
-	if !isHostname(u.Host) {
+	if !apprise.IsHostname(u.Host) {
 		return nil, fmt.Errorf("workflow:// needs the host of the workflow URL: %s", usage)
 	}
 	c := &config{host: strings.TrimSuffix(u.Host, "."), port: u.Port}
@@ -142,13 +123,13 @@ func parse(raw string) (*config, error) {
 	if u.Option("template", "") != "" {
 		return nil, fmt.Errorf("workflow:// template= (a custom card file) is not supported; remove it to send Apprise's standard card")
 	}
-	c.image = optBool(u, "image", true)
-	c.wrap = optBool(u, "wrap", true)
+	c.image = apprise.OptBool(u, "image", true)
+	c.wrap = apprise.OptBool(u, "wrap", true)
 	pa, ok := u.Options["powerautomate"]
 	if !ok {
 		pa, ok = u.Options["pa"]
 	}
-	c.powerAutomate = ok && parseBool(pa, false)
+	c.powerAutomate = ok && apprise.ParseBool(pa, false)
 	c.version = "2016-06-01"
 	if c.powerAutomate {
 		c.version = "2022-03-01-preview"
@@ -203,21 +184,21 @@ func (workflow) Send(req *sdk.SendRequest) sdk.SendResult {
 	}
 	var body []any
 	if c.image {
-		body = append(body, obj("type", "Image", "url", assetsURL+"apprise-"+ntype+"-32x32.png", "height", "32px", "altText", ntype))
+		body = append(body, apprise.Obj("type", "Image", "url", assetsURL+"apprise-"+ntype+"-32x32.png", "height", "32px", "altText", ntype))
 	}
 	if req.Title != "" {
-		body = append(body, obj("type", "TextBlock", "text", req.Title, "style", "heading", "weight", "Bolder", "size", "Large", "id", "title"))
+		body = append(body, apprise.Obj("type", "TextBlock", "text", req.Title, "style", "heading", "weight", "Bolder", "size", "Large", "id", "title"))
 	}
-	body = append(body, obj("type", "TextBlock", "text", req.Body, "style", "default", "wrap", c.wrap, "id", "body"))
-	payload := obj("type", "message", "attachments", []any{obj(
+	body = append(body, apprise.Obj("type", "TextBlock", "text", req.Body, "style", "default", "wrap", c.wrap, "id", "body"))
+	payload := apprise.Obj("type", "message", "attachments", []any{apprise.Obj(
 		"contentType", "application/vnd.microsoft.card.adaptive",
 		"contentUrl", nil,
-		"content", obj(
+		"content", apprise.Obj(
 			"$schema", "http://adaptivecards.io/schemas/adaptive-card.json",
 			"type", "AdaptiveCard",
 			"version", "1.4",
 			"body", body,
-			"msteams", obj("width", "full"),
+			"msteams", apprise.Obj("width", "full"),
 		),
 	)})
 
@@ -231,10 +212,10 @@ func (workflow) Send(req *sdk.SendRequest) sdk.SendResult {
 		Method:  "POST",
 		URL:     "https://" + c.hostPort() + path + "/workflows/" + c.id + "/triggers/manual/paths/invoke?" + query,
 		Headers: [][2]string{{"Content-Type", "application/json"}},
-		Body:    pyDumps(payload),
+		Body:    apprise.Dumps(payload),
 	})
 	if err != nil {
-		return hostFailure("workflow", err)
+		return apprise.HostFailure("workflow", err)
 	}
 	if resp.Status == 200 || resp.Status == 202 {
 		return sdk.Sent()

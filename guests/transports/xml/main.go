@@ -28,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/guests/sdk/apprise"
 )
 
 func init() {
@@ -72,16 +73,16 @@ var notName = regexp.MustCompile(`[^A-Za-z0-9_-]`)
 
 // Validate checks a notifier URL when the configuration loads.
 func (transport) Validate(req *sdk.ValidateRequest) sdk.ValidateResult {
-	w, err := parseWebhook(req.URL, "xml")
+	w, err := apprise.ParseWebhook(req.URL, "xml")
 	if err != nil {
 		return sdk.ValidateResult{Error: err.Error()}
 	}
-	return w.validate()
+	return w.Validate()
 }
 
 // Send delivers one message.
 func (transport) Send(req *sdk.SendRequest) sdk.SendResult {
-	w, err := parseWebhook(req.URL, "xml")
+	w, err := apprise.ParseWebhook(req.URL, "xml")
 	if err != nil {
 		return sdk.FailPermanent(err.Error())
 	}
@@ -90,33 +91,33 @@ func (transport) Send(req *sdk.SendRequest) sdk.SendResult {
 		notifyType = "info"
 	}
 	names := map[string]string{"Version": "Version", "Subject": "Subject", "Message": "Message", "MessageType": "MessageType"}
-	var extras ordered
+	var extras apprise.Object
 	overridden := false
-	for _, e := range w.payload {
-		key := notName.ReplaceAllString(e.key, "")
+	for _, e := range w.Payload {
+		key := notName.ReplaceAllString(e.Key, "")
 		if key == "" {
-			sdk.Logf(sdk.LevelWarn, "xml: ignoring :%s, not an XML element name", e.key)
+			sdk.Logf(sdk.LevelWarn, "xml: ignoring :%s, not an XML element name", e.Key)
 			continue
 		}
 		overridden = true
 		if _, ok := names[key]; ok {
-			names[key] = e.val.(string)
+			names[key] = e.Value.(string)
 		} else {
-			extras.set(key, e.val)
+			extras.Set(key, e.Value)
 		}
 	}
-	var elems ordered
+	var elems apprise.Object
 	for _, f := range [][2]string{{"Version", "1.1"}, {"Subject", escape(req.Title)}, {"Message", escape(req.Body)}, {"MessageType", escape(notifyType)}} {
 		if n := names[f[0]]; n != "" {
-			elems.set(n, f[1])
+			elems.Set(n, f[1])
 		}
 	}
 	for _, e := range extras {
-		elems.set(e.key, escape(e.val.(string)))
+		elems.Set(e.Key, escape(e.Value.(string)))
 	}
 	var core strings.Builder
 	for _, e := range elems {
-		fmt.Fprintf(&core, "<%s>%s</%s>", e.key, e.val, e.key)
+		fmt.Fprintf(&core, "<%s>%s</%s>", e.Key, e.Value, e.Key)
 	}
 
 	attachments := ""
@@ -128,7 +129,7 @@ func (transport) Send(req *sdk.SendRequest) sdk.SendResult {
 			if err != nil {
 				return sdk.Fail(fmt.Sprintf("xml: attachment %s: %v", a.Name, err))
 			}
-			fmt.Fprintf(&b, `<Attachment filename="%s" mimetype="%s">`, escape(attachmentName(a, i+1)), escape(attachmentMIME(a)))
+			fmt.Fprintf(&b, `<Attachment filename="%s" mimetype="%s">`, escape(apprise.AttachmentName(a, i+1)), escape(apprise.AttachmentMIME(a)))
 			b.WriteString(base64.StdEncoding.EncodeToString(data))
 			b.WriteString("</Attachment>")
 		}
@@ -141,9 +142,9 @@ func (transport) Send(req *sdk.SendRequest) sdk.SendResult {
 	}
 	body := strings.NewReplacer("{{XSD_URL}}", xsd, "{{CORE}}", core.String(), "{{ATTACHMENTS}}", attachments).Replace(envelope)
 
-	headers, err := w.requestHeaders([2]string{"Content-Type", "application/xml"})
+	headers, err := w.RequestHeaders([2]string{"Content-Type", "application/xml"})
 	if err != nil {
 		return sdk.FailPermanent("xml: " + err.Error())
 	}
-	return do("xml", sdk.HTTPRequest{Method: w.method, URL: w.url(), Headers: headers, Body: []byte(body)})
+	return apprise.Do("xml", sdk.HTTPRequest{Method: w.Method, URL: w.URL(), Headers: headers, Body: []byte(body)})
 }

