@@ -116,7 +116,10 @@ events = "*"
 	resp.Body.Close()
 	want := `{"result":{"notifiers":[{"name":"phone","url":"echo://` + sk.addr() + `/hook?http=yes","title":"Printer {event_name}","body":"{event_name}: {event_args[1].filename}","body_format":null,"events":["started","complete"],"attach":null},{"name":"macro","url":"echo://` + sk.addr() + `/macro?http=yes","title":null,"body":"macro says {event_message}","body_format":null,"events":["gcode"],"attach":null}]}}`
 	if string(raw) != want {
-		t.Errorf("notifiers list\n got %s\nwant %s", raw, want)
+		resp, _ := http.Get(srv.URL + "/server/info")
+		info, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Fatalf("notifiers list\n got %s\nwant %s\nserver.info: %s", raw, want, info)
 	}
 
 	uploadFile(t, srv.URL, filepath.Join(corpus, "superslicer-2.3.56_klipper-crlf.gcode"), map[string]string{"print": "true"})

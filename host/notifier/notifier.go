@@ -194,7 +194,7 @@ func (m *Manager) load(ctx context.Context, sec *config.Section) (*notifier, err
 		return nil, sec.Errorf("url", "no transport handles %s:// URLs; known schemes: %s (add a .wasm transport to the plugins folder for others)",
 			strings.SplitN(u, "://", 2)[0], strings.Join(knownSchemes(m.d.Guests), ", "))
 	}
-	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	vctx, cancel := context.WithTimeout(ctx, 2*time.Minute) // the first use may compile the guest
 	defer cancel()
 	vr, err := m.d.Guests.Validate(vctx, g.Name, u)
 	if err != nil {
