@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moonrelay/moonrelay/guests/sdk"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 )
@@ -196,14 +198,71 @@ func (p *pool) newInstance(ctx context.Context) (*instance, error) {
 		return nil, err
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.snap == nil {
-		if p.snap, err = takeSnapshot(inst); err != nil {
-			_ = inst.mod.Close(ctx)
-			return nil, p.g.errorf("_initialize", err, "snapshot after _initialize: %v", err)
+	need := p.snap == nil
+	p.mu.Unlock()
+	if !need {
+		return inst, nil
+	}
+	// The first instance is warmed with a synthetic call before the
+	// snapshot, so that lazily built state every call needs (encoding/json's
+	// type caches, the first heap spans) is part of the snapshot instead of
+	// being rebuilt after every reset: ~0.2 ms per call instead of ~2.7 ms.
+	if !p.warmUp(ctx, inst) {
+		// A guest that fails its warm-up is snapshotted cold instead.
+		_ = inst.mod.Close(ctx)
+		if inst, err = p.g.instantiate(ctx, r, cm, p.g.limits); err != nil {
+			return nil, err
 		}
 	}
+	snap, err := takeSnapshot(inst)
+	if err != nil {
+		_ = inst.mod.Close(ctx)
+		return nil, p.g.errorf("_initialize", err, "snapshot after _initialize: %v", err)
+	}
+	p.mu.Lock()
+	if p.snap == nil {
+		p.snap = snap
+	}
+	p.mu.Unlock()
 	return inst, nil
+}
+
+// warmUpHost is the synthetic notifier URL host of the warm-up call; it is
+// never allowed, so the warm-up cannot reach any network.
+const warmUpHost = "warm-up.invalid"
+
+// warmUp runs mr_validate and mr_send of a transport once with synthetic,
+// secret-free input and no network, KV or attachments, ignoring the
+// result. What a guest keeps from it is only this synthetic data. It
+// reports false when the guest trapped, so the instance must not be kept.
+func (p *pool) warmUp(ctx context.Context, inst *instance) bool {
+	g := p.g
+	if g.info.Kind != sdk.KindTransport || len(g.info.Schemes) == 0 {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	u := g.info.Schemes[0] + "://" + warmUpHost + "/warm/up"
+	lim := g.limits
+	for _, call := range []struct {
+		export string
+		in     any
+	}{
+		{"mr_validate", sdk.ValidateRequest{URL: u}},
+		{"mr_send", sdk.SendRequest{URL: u, Title: "warm-up", Body: "warm-up", BodyFormat: "text", NotifyType: "info", Notifier: "warm-up", Event: "warm-up"}},
+	} {
+		in, _ := json.Marshal(call.in)
+		cs := &callState{e: g.e, g: g, export: call.export, lim: lim, kvScope: "\x00warm-up",
+			logger: slog.New(slog.DiscardHandler), allow: map[string]hostClass{}}
+		inst.out.begin(cs)
+		_, err := inst.invoke(withCallState(ctx, cs), g, call.export, in, lim.MaxResult)
+		inst.out.end()
+		cs.closeHTTP()
+		if err != nil || inst.mod.IsClosed() {
+			return false
+		}
+	}
+	return true
 }
 
 // get returns an instance: an idle one (restored after its last call), else
@@ -284,53 +343,41 @@ func (p *pool) refill() {
 // the garbage and state a long-lived instance can accumulate.
 const maxCallsPerInstance = 1000
 
-// put takes back a healthy instance: in the background, off the caller's
-// path, it is restored to the snapshot taken after _initialize and becomes
-// idle, ready for any call. Its slot is freed only then.
+// put takes back a healthy instance: it is restored to the snapshot taken
+// after _initialize (a memory copy, well under a millisecond for a Go
+// guest) and becomes idle, ready for any call. Restoring here rather than in
+// the background means the next call finds it ready instead of paying for
+// a new instance.
 func (p *pool) put(ctx context.Context, inst *instance) {
+	defer func() { <-p.sem }()
 	inst.calls++
-	e := p.g.e
-	e.mu.Lock()
-	closed := e.closed
-	if !closed {
-		e.bg.Add(1)
-	}
-	e.mu.Unlock()
-	if closed || inst.calls >= maxCallsPerInstance || inst.mod.Memory().Size()/65536 > 2*inst.pages+64 {
+	if inst.calls >= maxCallsPerInstance || inst.mod.Memory().Size()/65536 > 2*inst.pages+64 {
 		_ = inst.mod.Close(ctx)
-		<-p.sem
-		if !closed {
-			e.bg.Done()
-		}
 		return
 	}
-	go func() {
-		defer e.bg.Done()
-		defer func() { <-p.sem }()
-		p.mu.Lock()
-		snap := p.snap
+	p.mu.Lock()
+	snap := p.snap
+	p.mu.Unlock()
+	if err := snap.restore(ctx, inst); err != nil {
+		p.g.e.logger.Warn("guest instance could not be reset; closed", "guest", p.g.info.Name, "err", err)
+		_ = inst.mod.Close(ctx)
+		return
+	}
+	p.mu.Lock()
+	if p.closed {
 		p.mu.Unlock()
-		if err := snap.restore(ctx, inst); err != nil {
-			e.logger.Warn("guest instance could not be reset; closed", "guest", p.g.info.Name, "err", err)
-			_ = inst.mod.Close(ctx)
-			return
-		}
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			_ = inst.mod.Close(ctx)
-			return
-		}
-		p.idle = append(p.idle, inst)
-		var evict *instance
-		if len(p.idle) > p.g.limits.MaxIdle {
-			evict, p.idle = p.idle[0], p.idle[1:]
-		}
-		p.mu.Unlock()
-		if evict != nil {
-			_ = evict.mod.Close(ctx)
-		}
-	}()
+		_ = inst.mod.Close(ctx)
+		return
+	}
+	p.idle = append(p.idle, inst)
+	var evict *instance
+	if len(p.idle) > p.g.limits.MaxIdle {
+		evict, p.idle = p.idle[0], p.idle[1:]
+	}
+	p.mu.Unlock()
+	if evict != nil {
+		_ = evict.mod.Close(ctx)
+	}
 }
 
 // discard closes an instance after a failed call.
