@@ -10,7 +10,7 @@ import (
 // guests/sdk plus the standard library, as tailscale's deptest does.
 func TestDependencies(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs go list")
+		t.Skip("-short: skips the go list dependency check")
 	}
 	tests := []struct {
 		pkg     string

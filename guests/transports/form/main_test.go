@@ -155,7 +155,7 @@ func TestValidate(t *testing.T) {
 func TestExportCases(t *testing.T) {
 	path := os.Getenv("APPRISE_ORACLE_CASES")
 	if path == "" {
-		t.Skip("APPRISE_ORACLE_CASES not set")
+		t.Skip("requires APPRISE_ORACLE_CASES=<file> to export the cases for the Apprise oracle")
 	}
 	if err := exportCases(path, goldenCases); err != nil {
 		t.Fatal(err)
