@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -11,8 +12,12 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// sinkKeep is how many received notifications the sink remembers.
-const sinkKeep = 50
+// sinkKeep is how many received notifications the sink remembers, and
+// sinkMaxBody how much of each it reads.
+const (
+	sinkKeep    = 50
+	sinkMaxBody = 1 << 20
+)
 
 // notificationSink is the local notification sink of the demo (debug
 // only): POST /debug/notifications records what a json:// or echo://
@@ -38,7 +43,12 @@ func (s *notificationSink) register(srv *server.Server) error {
 }
 
 func (s *notificationSink) receive(ctx *fasthttp.RequestCtx) {
-	raw := append([]byte(nil), ctx.PostBody()...)
+	var raw []byte
+	if ctx.Request.IsBodyStream() {
+		raw, _ = io.ReadAll(io.LimitReader(ctx.RequestBodyStream(), sinkMaxBody))
+	} else {
+		raw = append(raw, ctx.Request.Body()...)
+	}
 	e := sinkEntry{Time: time.Now(), ContentType: string(ctx.Request.Header.ContentType()), Body: string(raw)}
 	var v any
 	if json.Unmarshal(raw, &v) == nil {
