@@ -69,16 +69,6 @@ func notifiersConfig(addr string, n int) string {
 	return sb.String()
 }
 
-// echoGuestsB is echoGuests for benchmarks.
-func echoGuestsB(b testing.TB) string {
-	dir := b.TempDir()
-	w := guestWasmPath(b)
-	if err := os.Symlink(w, filepath.Join(dir, "echo.wasm")); err != nil {
-		b.Fatal(err)
-	}
-	return dir
-}
-
 // BenchmarkRSSWithNotifiers reports the binary's resident memory with 1 and
 // 20 notifiers loaded, after each has sent once.
 func BenchmarkRSSWithNotifiers(b *testing.B) {
@@ -90,25 +80,15 @@ func BenchmarkRSSWithNotifiers(b *testing.B) {
 func rssWithNotifiers(b *testing.B, n int) {
 	sk := newStampSink(b)
 	dir := b.TempDir()
-	port := freePortB(b)
+	port := freePort(b)
 	cfg := fmt.Sprintf("[server]\nport = %d\ndata_path = \"data\"\n\n", port) + notifiersConfig(sk.ln.Addr().String(), n)
 	cfgPath := filepath.Join(dir, "moonrelay.toml")
 	os.WriteFile(cfgPath, []byte(cfg), 0o644)
-	guests := echoGuestsB(b)
+	guests := echoGuests(b)
 	for i := 0; i < b.N; i++ {
-		c := startProcessB(b, binary, "-c", cfgPath, "--debug", "--guests", guests)
+		c := startProcess(b, binary, "-c", cfgPath, "--debug", "--guests", guests)
 		base := fmt.Sprintf("http://127.0.0.1:%d", port)
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			if resp, err := http.Get(base + "/server/info"); err == nil {
-				resp.Body.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				b.Fatal("no answer")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitHTTP(b, base, c)
 		for j := 0; j < n; j++ {
 			resp, err := http.Post(base+"/debug/notifiers/test", "application/json", strings.NewReader(fmt.Sprintf(`{"name":"n%02d"}`, j)))
 			if err != nil {
@@ -118,8 +98,7 @@ func rssWithNotifiers(b *testing.B, n int) {
 		}
 		sk.wait(b, "started notifier_test.gcode", n*(i+1))
 		time.Sleep(200 * time.Millisecond)
-		b.ReportMetric(float64(rssKiB(b, c.Process.Pid))/1024, "RSS-MiB")
-		_ = c.Process.Kill()
-		_, _ = c.Process.Wait()
+		b.ReportMetric(float64(rssKiB(b, c.cmd.Process.Pid))/1024, "RSS-MiB")
+		c.kill9(b)
 	}
 }

@@ -21,7 +21,7 @@ import (
 )
 
 // freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -42,27 +42,10 @@ func startBinary(t *testing.T, extraTOML string, args ...string) (cmd *exec.Cmd,
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logs = &logBuffer{}
-	cmd = exec.Command(binary, append([]string{"-c", path}, args...)...)
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	c := startProcess(t, binary, append([]string{"-c", path}, args...)...)
 	base = fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/server/info")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moonrelay did not answer within 30s; logs:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return cmd, base, filepath.Join(dir, "data"), logs
+	waitHTTP(t, base, c)
+	return c.cmd, base, filepath.Join(dir, "data"), c.logs
 }
 
 func TestCheckConfigExitCodes(t *testing.T) {

@@ -67,7 +67,7 @@ func (s *sink) waitBodies(t *testing.T, n int, d time.Duration) []string {
 
 // echoGuests returns a folder holding the echo guest, whose echo:// URLs
 // with http=yes post the body to the URL's host.
-func echoGuests(t *testing.T) string {
+func echoGuests(t testing.TB) string {
 	t.Helper()
 	w := transporttest.Guest(t, "../guests/examples/echo")
 	dir := t.TempDir()

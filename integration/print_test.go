@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"mime/multipart"
@@ -96,7 +97,7 @@ func slicerFilament(t *testing.T, path string) float64 {
 	for _, line := range strings.Split(string(data[:4096]), "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), ";Filament used:"); ok {
 			var m float64
-			if _, err := fmtSscanf(strings.TrimSuffix(strings.TrimSpace(v), "m"), &m); err == nil {
+			if _, err := fmt.Sscanf(strings.TrimSuffix(strings.TrimSpace(v), "m"), "%g", &m); err == nil {
 				return m * 1000
 			}
 		}

@@ -17,7 +17,7 @@ type execCmd struct {
 	logs *logBuffer
 }
 
-func startProcess(t *testing.T, bin string, args ...string) *execCmd {
+func startProcess(t testing.TB, bin string, args ...string) *execCmd {
 	t.Helper()
 	c := &execCmd{cmd: exec.Command(bin, args...), logs: &logBuffer{}}
 	c.cmd.Stderr = c.logs
@@ -28,14 +28,14 @@ func startProcess(t *testing.T, bin string, args ...string) *execCmd {
 	return c
 }
 
-func (c *execCmd) kill9(t *testing.T) {
+func (c *execCmd) kill9(t testing.TB) {
 	t.Helper()
 	_ = c.cmd.Process.Signal(syscall.SIGKILL)
 	_, _ = c.cmd.Process.Wait()
 }
 
 // waitHTTP waits until base answers /server/info.
-func waitHTTP(t *testing.T, base string, c *execCmd) {
+func waitHTTP(t testing.TB, base string, c *execCmd) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
