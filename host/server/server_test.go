@@ -46,6 +46,9 @@ func TestSameResultEveryTransport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The server registers the websocket just after the handshake; wait, so
+	// that websocket_count is the same for every transport.
+	waitFor(t, func() bool { return s.WebsocketCount() == 1 })
 	cases := []struct {
 		name, httpMethod, path, body, rpcMethod, params string
 	}{
