@@ -130,10 +130,14 @@ func (e *Engine) call(ctx context.Context, name, export string, c Call, input fu
 	e.mu.Lock()
 	g, ok := e.guests[name]
 	closed := e.closed
+	if !closed {
+		e.calls.Add(1)
+	}
 	e.mu.Unlock()
 	if closed {
 		return ErrClosed
 	}
+	defer e.calls.Done()
 	if !ok {
 		return fmt.Errorf("runtime: %w %q", ErrUnknownGuest, name)
 	}
@@ -144,6 +148,7 @@ func (e *Engine) call(ctx context.Context, name, export string, c Call, input fu
 	callerDeadline, hasCaller := ctx.Deadline()
 	ctx, cancel := context.WithTimeout(ctx, lim.CallTimeout)
 	defer cancel()
+	defer context.AfterFunc(e.bgCtx, cancel)() // Close stops the call
 	ours := !hasCaller || time.Until(callerDeadline) > lim.CallTimeout
 	deadline, _ := ctx.Deadline()
 

@@ -35,6 +35,9 @@ type Engine struct {
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
+	// calls counts calls in flight: Close cancels them (bgCtx) and waits,
+	// because closing a runtime frees the memory their code runs in.
+	calls sync.WaitGroup
 
 	mu       sync.Mutex
 	closed   bool
@@ -113,6 +116,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Unlock()
 	e.bgCancel()
 	e.bg.Wait()
+	e.calls.Wait()
 	var errs []error
 	for _, g := range e.order {
 		g.pool.close(ctx)

@@ -252,6 +252,31 @@ func TestLeakBetweenScopes(t *testing.T) {
 	wg.Wait()
 }
 
+// TestGrownMemoryCleared: memory a call grows stays with the instance
+// (wasm memories cannot shrink), so the restore must clear it: a secret
+// written there by one notifier's call reads as zero in the next call.
+func TestGrownMemoryCleared(t *testing.T) {
+	e := newEngine(t, Options{GuestLimits: map[string]Limits{"hostile": {MaxInstances: 1}}},
+		map[string]string{"hostile": guestWasm(t, hostileDir)})
+	ctx := context.Background()
+	for round := range 3 {
+		res, err := e.Send(ctx, "hostile", sdk.SendRequest{URL: "hostile://grow"}, Call{Scope: "notifier.a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := res.Info
+		for range 2 {
+			res, err = e.Send(ctx, "hostile", sdk.SendRequest{URL: "hostile://peek?addr=" + addr}, Call{Scope: "notifier.b"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Info != "\x00\x00\x00\x00\x00\x00\x00\x00" {
+				t.Fatalf("round %d: memory at %s grown by another call reads %q, want zeros", round, addr, res.Info)
+			}
+		}
+	}
+}
+
 // TestCompilationCache: a second engine on the same cache dir compiles
 // nothing (no new cache file) and starts several times faster.
 func TestCompilationCache(t *testing.T) {

@@ -248,7 +248,7 @@ func (e *Engine) check(ctx context.Context, g *guest, bin []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Limits.CallTimeout)
 	defer cancel()
 	g.info.Name = filepath.Base(file) // until the manifest names it
-	inst, err := g.instantiate(ctx, r, cm, e.opts.Limits)
+	inst, err := g.instantiate(ctx, r, cm, e.opts.Limits, true)
 	if err != nil {
 		return errors.Join(err, cm.Close(ctx))
 	}

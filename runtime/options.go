@@ -20,7 +20,7 @@ const (
 	DefaultMaxKVValue      = 64 << 10
 	DefaultMaxLog          = 64 << 10
 	DefaultMaxInstances    = 4
-	DefaultMaxIdle         = 2
+	DefaultMaxIdle         = 4
 )
 
 // Limits bound what one guest may do. The zero value of each field means

@@ -16,6 +16,7 @@ import (
 	"github.com/moonrelay/moonrelay/guests/sdk"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 )
 
 func numWorkers() int { return max(1, runtime.GOMAXPROCS(0)) }
@@ -42,7 +43,7 @@ type instance struct {
 	fns     map[string]api.Function
 	out     *outputSink
 	globals []api.MutableGlobal
-	pages   uint32 // memory size after _initialize
+	lin     linearMemory // nil when wazero allocated the memory
 	calls   int
 }
 
@@ -55,14 +56,24 @@ func (i *instance) fn(name string) api.Function {
 	return f
 }
 
-// instantiate creates an instance, running _initialize with no file system,
-// no environment, no arguments, real clocks, crypto randomness, and stdout
-// and stderr sent to the log.
-func (g *guest) instantiate(ctx context.Context, r wazero.Runtime, cm wazero.CompiledModule, lim Limits) (*instance, error) {
+// instantiate creates an instance with no file system, no environment, no
+// arguments, real clocks, crypto randomness, and stdout and stderr sent to
+// the log. With initialize it runs _initialize; without, the caller
+// restores a snapshot into it, which is the same state without the work.
+func (g *guest) instantiate(ctx context.Context, r wazero.Runtime, cm wazero.CompiledModule, lim Limits, initialize bool) (*instance, error) {
 	out := &outputSink{guest: g, max: lim.MaxLog}
+	var start []string
+	if initialize {
+		start = []string{"_initialize"}
+	}
+	var lin linearMemory
+	ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(cap, max uint64) experimental.LinearMemory {
+		lin = newLinearMemory(cap, max)
+		return lin
+	}))
 	cfg := wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions("_initialize").
+		WithStartFunctions(start...).
 		WithStdout(out.stream("stdout")).
 		WithStderr(out.stream("stderr")).
 		WithSysWalltime().
@@ -76,8 +87,10 @@ func (g *guest) instantiate(ctx context.Context, r wazero.Runtime, cm wazero.Com
 	if err != nil {
 		return nil, g.callError("_initialize", err, out, cs, lim)
 	}
-	return &instance{mod: mod, fns: map[string]api.Function{}, out: out, globals: mutableGlobals(mod), pages: mod.Memory().Size() / 65536}, nil
+	return &instance{mod: mod, fns: map[string]api.Function{}, out: out, globals: mutableGlobals(mod), lin: lin}, nil
 }
+
+
 
 // sleepSliced sleeps at most 10 ms at a time, so a guest sleeping in
 // poll_oneoff returns to compiled code often enough for the deadline check
@@ -193,15 +206,25 @@ func (p *pool) newInstance(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	inst, err := p.g.instantiate(ctx, r, cm, p.g.limits)
+	p.mu.Lock()
+	snap := p.snap
+	p.mu.Unlock()
+	if snap != nil {
+		// Every instance after the first starts as the snapshot: no
+		// _initialize, no warm-up, its memory mapped from the snapshot.
+		inst, err := p.g.instantiate(ctx, r, cm, p.g.limits, false)
+		if err != nil {
+			return nil, err
+		}
+		if err := snap.restore(ctx, inst); err != nil {
+			_ = inst.mod.Close(ctx)
+			return nil, p.g.errorf("_initialize", err, "restoring a new instance to the snapshot: %v", err)
+		}
+		return inst, nil
+	}
+	inst, err := p.g.instantiate(ctx, r, cm, p.g.limits, true)
 	if err != nil {
 		return nil, err
-	}
-	p.mu.Lock()
-	need := p.snap == nil
-	p.mu.Unlock()
-	if !need {
-		return inst, nil
 	}
 	// The first instance is warmed with a synthetic call before the
 	// snapshot, so that lazily built state every call needs (encoding/json's
@@ -210,11 +233,11 @@ func (p *pool) newInstance(ctx context.Context) (*instance, error) {
 	if !p.warmUp(ctx, inst) {
 		// A guest that fails its warm-up is snapshotted cold instead.
 		_ = inst.mod.Close(ctx)
-		if inst, err = p.g.instantiate(ctx, r, cm, p.g.limits); err != nil {
+		if inst, err = p.g.instantiate(ctx, r, cm, p.g.limits, true); err != nil {
 			return nil, err
 		}
 	}
-	snap, err := takeSnapshot(inst)
+	snap, err = takeSnapshot(inst)
 	if err != nil {
 		_ = inst.mod.Close(ctx)
 		return nil, p.g.errorf("_initialize", err, "snapshot after _initialize: %v", err)
@@ -259,6 +282,13 @@ func (p *pool) warmUp(ctx context.Context, inst *instance) bool {
 		inst.out.end()
 		cs.closeHTTP()
 		if err != nil || inst.mod.IsClosed() {
+			return false
+		}
+	}
+	// mr_settle (optional) lets the guest collect the warm-up's garbage
+	// before the snapshot, so calls start with heap room to spare.
+	if f := inst.mod.ExportedFunction("mr_settle"); f != nil {
+		if _, err := f.Call(ctx); err != nil || inst.mod.IsClosed() {
 			return false
 		}
 	}
@@ -351,13 +381,13 @@ const maxCallsPerInstance = 1000
 func (p *pool) put(ctx context.Context, inst *instance) {
 	defer func() { <-p.sem }()
 	inst.calls++
-	if inst.calls >= maxCallsPerInstance || inst.mod.Memory().Size()/65536 > 2*inst.pages+64 {
-		_ = inst.mod.Close(ctx)
-		return
-	}
 	p.mu.Lock()
 	snap := p.snap
 	p.mu.Unlock()
+	if snap == nil || inst.calls >= maxCallsPerInstance || p.grownTooFar(snap, inst) {
+		_ = inst.mod.Close(ctx)
+		return
+	}
 	if err := snap.restore(ctx, inst); err != nil {
 		p.g.e.logger.Warn("guest instance could not be reset; closed", "guest", p.g.info.Name, "err", err)
 		_ = inst.mod.Close(ctx)
@@ -378,6 +408,19 @@ func (p *pool) put(ctx context.Context, inst *instance) {
 	if evict != nil {
 		_ = evict.mod.Close(ctx)
 	}
+}
+
+// grownTooFar reports whether inst's memory grew past half of the room
+// between the snapshot and the memory limit. A restored instance keeps its
+// grown size (wasm memories cannot shrink) while the guest's allocator is
+// back to believing in the snapshot's size, so it grows again by what the
+// next call needs; retiring at half keeps room for any call that fits in a
+// new instance.
+func (p *pool) grownTooFar(snap *snapshot, inst *instance) bool {
+	size := uint64(inst.mod.Memory().Size())
+	limit := (p.g.limits.Memory + 65535) &^ 65535
+	base := uint64(len(snap.mem))
+	return size > base+(limit-min(limit, base))/2
 }
 
 // discard closes an instance after a failed call.

@@ -154,8 +154,8 @@ func countImportedGlobals(p []byte) (uint64, error) {
 	return globals, nil
 }
 
-// snapshot is a guest's state right after _initialize: every byte of its
-// linear memory and the value of every mutable global.
+// snapshot is a guest's state after _initialize and the warm-up call: every
+// byte of its linear memory and the value of every mutable global.
 type snapshot struct {
 	mem     []byte
 	globals []uint64
@@ -176,7 +176,7 @@ func mutableGlobals(mod api.Module) []api.MutableGlobal {
 	}
 }
 
-// take records inst's state.
+// takeSnapshot records inst's state.
 func takeSnapshot(inst *instance) (*snapshot, error) {
 	mem := inst.mod.Memory()
 	b, ok := mem.Read(0, mem.Size())
@@ -190,8 +190,8 @@ func takeSnapshot(inst *instance) (*snapshot, error) {
 	return s, nil
 }
 
-// zeros is written over memory a call grew beyond the snapshot.
-var zeros = make([]byte, 64<<10)
+// errMemoryRange reports a restore outside the instance's memory.
+var errMemoryRange = errors.New("memory range outside the instance's memory")
 
 // restore puts inst back into the snapshot's state: memory rewritten,
 // memory grown since zeroed (Go's allocator expects fresh pages to be
@@ -201,22 +201,18 @@ func (s *snapshot) restore(ctx context.Context, inst *instance) error {
 	size := mem.Size()
 	if size < uint32(len(s.mem)) {
 		if _, ok := mem.Grow((uint32(len(s.mem)) - size) / 65536); !ok {
-			return errors.New("memory cannot grow back to its initial size")
+			return errors.New("memory cannot grow to the snapshot's size")
 		}
 		size = mem.Size()
+	}
+	if len(inst.globals) != len(s.globals) {
+		return errors.New("global count changed")
 	}
 	if !mem.Write(0, s.mem) {
 		return errors.New("memory write failed")
 	}
-	for off := uint32(len(s.mem)); off < size; {
-		n := min(uint32(len(zeros)), size-off)
-		if !mem.Write(off, zeros[:n]) {
-			return errors.New("memory write failed")
-		}
-		off += n
-	}
-	if len(inst.globals) != len(s.globals) {
-		return errors.New("global count changed")
+	if err := inst.lin.zeroFrom(uint64(len(s.mem)), uint64(size)); err != nil {
+		return err
 	}
 	for i, g := range inst.globals {
 		g.Set(s.globals[i])

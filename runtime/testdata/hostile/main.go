@@ -1,13 +1,17 @@
 // Command hostile is a misbehaving transport for the runtime's tests. The
 // URL's host picks the misdeed: hostile://loop, membomb, forbidden,
-// openfile, panic, bigresult, sleep, or leak (reports what earlier calls of
-// this instance left in a global, then adds its own URL and body).
+// openfile, panic, bigresult, sleep, leak (reports what earlier calls of
+// this instance left in a global, then adds its own URL and body), grow
+// (fills a fresh 8 MiB buffer with a secret and reports the address of its
+// middle) or peek?addr=N (reports 8 bytes of raw memory at N).
 package main
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
 )
@@ -56,6 +60,20 @@ func send(req *sdk.SendRequest) sdk.SendResult {
 	case "sleep":
 		time.Sleep(time.Hour)
 		return sdk.Sent()
+	case "grow":
+		b := make([]byte, 8<<20)
+		for i := 0; i+8 <= len(b); i += 8 {
+			copy(b[i:], "S3CRET!!")
+		}
+		hoard = append(hoard, b)
+		r := sdk.Sent()
+		r.Info = strconv.FormatUint(uint64(uintptr(unsafe.Pointer(&b[4<<20]))), 10)
+		return r
+	case "peek":
+		addr, _ := strconv.ParseUint(u.Option("addr", "0"), 10, 32)
+		r := sdk.Sent()
+		r.Info = string(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(addr))), 8))
+		return r
 	case "leak":
 		r := sdk.Sent()
 		r.Info = strings.Join(seen, ",")
