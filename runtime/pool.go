@@ -90,8 +90,6 @@ func (g *guest) instantiate(ctx context.Context, r wazero.Runtime, cm wazero.Com
 	return &instance{mod: mod, fns: map[string]api.Function{}, out: out, globals: mutableGlobals(mod), lin: lin}, nil
 }
 
-
-
 // sleepSliced sleeps at most 10 ms at a time, so a guest sleeping in
 // poll_oneoff returns to compiled code often enough for the deadline check
 // to close it.
