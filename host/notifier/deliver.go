@@ -159,8 +159,11 @@ func (m *Manager) enqueueAll(ps []pending) {
 // worker delivers one notifier's outbox in order until ctx ends.
 func (m *Manager) worker(ctx context.Context, n *notifier) {
 	failing := false
+	// after is the last item handed to the committer: it stays in the
+	// outbox until the committer's transaction, and must not be sent again.
+	var after uint64
 	for {
-		id, it, ok := m.head(n)
+		id, it, ok := m.head(n, after)
 		if !ok {
 			select {
 			case <-ctx.Done():
@@ -182,6 +185,7 @@ func (m *Manager) worker(ctx context.Context, n *notifier) {
 		}
 		if (n.set.MaxAttempts > 0 && it.Attempts >= n.set.MaxAttempts) || now.Sub(it.Created) > n.set.MaxAge {
 			m.finish(n, id, it, "dropped", fmt.Sprintf("gave up after %d attempts over %s: %s", it.Attempts, now.Sub(it.Created).Round(time.Second), it.LastError), "")
+			after = id
 			continue
 		}
 		res, problems := m.deliver(ctx, n, it)
@@ -197,9 +201,11 @@ func (m *Manager) worker(ctx context.Context, n *notifier) {
 				failing = false
 			}
 			m.finish(n, id, it, "sent", "", res.info)
+			after = id
 		case res.permanent:
 			m.log.Warn("notification failed", "notifier", n.name, "event", it.Event, "err", res.err)
 			m.finish(n, id, it, "failed", res.err, res.info)
+			after = id
 		default:
 			if !failing {
 				m.log.Warn("notification not delivered, will retry", "notifier", n.name, "event", it.Event, "err", res.err)
@@ -227,12 +233,15 @@ func (m *Manager) backoff(attempt int) time.Duration {
 	return min(d, m.d.MaxBackoff)
 }
 
-// head returns the oldest queued item of a notifier.
-func (m *Manager) head(n *notifier) (uint64, *item, bool) {
+// head returns the oldest queued item of a notifier with an id above after.
+func (m *Manager) head(n *notifier, after uint64) (uint64, *item, bool) {
 	var id uint64
 	var it *item
 	stop := errors.New("stop")
 	err := n.queue.ForEach(func(qid uint64, v []byte) error {
+		if qid <= after {
+			return nil
+		}
 		var x item
 		if err := json.Unmarshal(v, &x); err != nil {
 			m.log.Error("unreadable outbox entry dropped", "notifier", n.name, "id", qid, "err", err)
@@ -248,24 +257,63 @@ func (m *Manager) head(n *notifier) (uint64, *item, bool) {
 	return id, it, it != nil
 }
 
-// finish removes an item from the outbox and records its outcome, in one
-// transaction (one fsync).
+// finished is a delivery whose outbox item the committer removes.
+type finished struct {
+	n  *notifier
+	id uint64
+	d  Delivery
+}
+
+// finish hands a delivery's outcome to the committer and returns at once:
+// the worker goes on with its next item while the removal from the outbox
+// and the history entry are written, together with those of other
+// notifiers, in one transaction. A crash before that commit sends the
+// message again at the next start (at least once, never lost).
 func (m *Manager) finish(n *notifier, id uint64, it *item, result, errText, info string) {
 	d := Delivery{
 		Notifier: n.name, Time: m.d.Now(), Event: it.Event, Result: result, Attempts: it.Attempts,
 		Error: errText, Info: info, Problems: it.Problems, Title: it.Title, Queued: it.Created,
 	}
-	err := m.d.Store.Update(func(tx *store.Tx) error {
-		if err := tx.Queue(n.queue.Name()).Delete(id); err != nil {
-			return err
-		}
-		return m.history.addTx(tx, n.name, d)
-	})
-	if err != nil {
-		m.log.Error("outbox update failed", "notifier", n.name, "err", err)
-	}
 	if result == "dropped" {
 		m.log.Warn("notification dropped", "notifier", n.name, "event", it.Event, "err", errText)
+	}
+	m.done <- finished{n: n, id: id, d: d}
+}
+
+// committer writes finished deliveries until m.done is closed: it takes
+// one, then every other one already waiting, and commits them in one
+// transaction (one fsync for a burst of notifiers instead of one each).
+func (m *Manager) committer() {
+	defer close(m.committerDone)
+	batch := make([]finished, 0, 64)
+	for f := range m.done {
+		batch = append(batch[:0], f)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case f, ok := <-m.done:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, f)
+			default:
+				break drain
+			}
+		}
+		err := m.d.Store.Update(func(tx *store.Tx) error {
+			for _, f := range batch {
+				if err := tx.Queue(f.n.queue.Name()).Delete(f.id); err != nil {
+					return err
+				}
+				if err := m.history.addTx(tx, f.n.name, f.d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			m.log.Error("outbox update failed; these notifications may be sent again at the next start", "count", len(batch), "err", err)
+		}
 	}
 }
 

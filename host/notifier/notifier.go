@@ -107,6 +107,11 @@ type Manager struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// done carries finished deliveries to the committer, which writes all
+	// that are waiting in one transaction (group commit).
+	done          chan finished
+	committerDone chan struct{}
 }
 
 // New loads every [notifier.*] section. A section that fails is returned as
@@ -292,6 +297,9 @@ func (m *Manager) Names() []string { return append([]string(nil), m.order...) }
 // follows job events, Klippy state and the notify remote method.
 func (m *Manager) Start(ctx context.Context) error {
 	ctx, m.cancel = context.WithCancel(ctx)
+	m.done = make(chan finished, 256)
+	m.committerDone = make(chan struct{})
+	go m.committer()
 	for _, name := range m.order {
 		n := m.notifiers[name]
 		m.wg.Add(1)
@@ -316,6 +324,11 @@ func (m *Manager) Close() error {
 		m.cancel()
 	}
 	m.wg.Wait()
+	if m.done != nil {
+		close(m.done) // the committer writes what is left, then stops
+		<-m.committerDone
+		m.done = nil
+	}
 	for _, n := range m.notifiers {
 		n.pauseMu.Lock()
 		if n.pauseTimer != nil {
