@@ -14,7 +14,37 @@ type linearMemory interface {
 	Free()
 	// zeroFrom makes every byte from off to size read as zero again.
 	zeroFrom(off, size uint64) error
+	// bytes is the memory at its current length.
+	bytes() []byte
 }
+
+// memImage is a snapshot's memory as instances restore from it: a copy
+// (copyImage), or on Linux a sealed memfd that instances map copy-on-write
+// (memfdImage, linmem_linux.go).
+type memImage interface {
+	// size is the image's length in bytes.
+	size() uint64
+	// restoreInto makes the first size() bytes of lin equal the image.
+	restoreInto(lin linearMemory) error
+	close()
+}
+
+// copyImage is a snapshot's memory kept as a Go slice and copied back
+// whole on every restore.
+type copyImage []byte
+
+func (c copyImage) size() uint64 { return uint64(len(c)) }
+
+func (c copyImage) restoreInto(lin linearMemory) error {
+	b := lin.bytes()
+	if len(b) < len(c) {
+		return errMemoryRange
+	}
+	copy(b, c)
+	return nil
+}
+
+func (c copyImage) close() {}
 
 // sliceMemory is the fallback memory where none can be mapped: a Go slice,
 // copied when it grows, as wazero does by default.
@@ -31,6 +61,8 @@ func (m *sliceMemory) Reallocate(size uint64) []byte {
 
 // Free implements experimental.LinearMemory.
 func (m *sliceMemory) Free() { m.b = nil }
+
+func (m *sliceMemory) bytes() []byte { return m.b }
 
 func (m *sliceMemory) zeroFrom(off, size uint64) error {
 	if size > uint64(len(m.b)) || off > size {

@@ -235,7 +235,7 @@ func (p *pool) newInstance(ctx context.Context) (*instance, error) {
 			return nil, err
 		}
 	}
-	snap, err = takeSnapshot(inst)
+	snap, err = takeSnapshot(p.g.info.Name, inst)
 	if err != nil {
 		_ = inst.mod.Close(ctx)
 		return nil, p.g.errorf("_initialize", err, "snapshot after _initialize: %v", err)
@@ -243,8 +243,17 @@ func (p *pool) newInstance(ctx context.Context) (*instance, error) {
 	p.mu.Lock()
 	if p.snap == nil {
 		p.snap = snap
+	} else {
+		snap.close()
+		snap = p.snap
 	}
 	p.mu.Unlock()
+	// Restoring right away maps the image over the instance's memory
+	// (Linux), so even the first instance keeps only what calls write.
+	if err := snap.restore(ctx, inst); err != nil {
+		_ = inst.mod.Close(ctx)
+		return nil, p.g.errorf("_initialize", err, "restoring to the snapshot: %v", err)
+	}
 	return inst, nil
 }
 
@@ -417,7 +426,7 @@ func (p *pool) put(ctx context.Context, inst *instance) {
 func (p *pool) grownTooFar(snap *snapshot, inst *instance) bool {
 	size := uint64(inst.mod.Memory().Size())
 	limit := (p.g.limits.Memory + 65535) &^ 65535
-	base := uint64(len(snap.mem))
+	base := snap.size()
 	return size > base+(limit-min(limit, base))/2
 }
 
@@ -433,6 +442,8 @@ func (p *pool) close(ctx context.Context) {
 	p.closed = true
 	insts := append(p.idle, p.fresh)
 	p.idle, p.fresh = nil, nil
+	snap := p.snap
+	p.snap = nil
 	p.mu.Unlock()
 	var errs []error
 	for _, inst := range insts {
@@ -440,6 +451,7 @@ func (p *pool) close(ctx context.Context) {
 			errs = append(errs, inst.mod.Close(ctx))
 		}
 	}
+	snap.close()
 	p.compileMu.Lock()
 	if p.cm != nil {
 		errs = append(errs, p.cm.Close(ctx))

@@ -154,10 +154,10 @@ func countImportedGlobals(p []byte) (uint64, error) {
 	return globals, nil
 }
 
-// snapshot is a guest's state after _initialize and the warm-up call: every
-// byte of its linear memory and the value of every mutable global.
+// snapshot is a guest's state after _initialize and the warm-up call: its
+// linear memory (img) and the value of every mutable global.
 type snapshot struct {
-	mem     []byte
+	img     memImage
 	globals []uint64
 }
 
@@ -176,42 +176,53 @@ func mutableGlobals(mod api.Module) []api.MutableGlobal {
 	}
 }
 
-// takeSnapshot records inst's state.
-func takeSnapshot(inst *instance) (*snapshot, error) {
+// takeSnapshot records inst's state; name labels the memory image.
+func takeSnapshot(name string, inst *instance) (*snapshot, error) {
 	mem := inst.mod.Memory()
 	b, ok := mem.Read(0, mem.Size())
 	if !ok {
 		return nil, errors.New("memory unreadable")
 	}
-	s := &snapshot{mem: append([]byte(nil), b...)}
+	s := &snapshot{img: newMemImage(name, b)}
 	for _, g := range inst.globals {
 		s.globals = append(s.globals, g.Get())
 	}
 	return s, nil
 }
 
+// size is the snapshot's memory length in bytes.
+func (s *snapshot) size() uint64 { return s.img.size() }
+
+// close releases the memory image; instances that mapped it keep their
+// mappings until they are closed.
+func (s *snapshot) close() {
+	if s != nil {
+		s.img.close()
+	}
+}
+
 // errMemoryRange reports a restore outside the instance's memory.
 var errMemoryRange = errors.New("memory range outside the instance's memory")
 
-// restore puts inst back into the snapshot's state: memory rewritten,
-// memory grown since zeroed (Go's allocator expects fresh pages to be
-// zero), globals restored. Afterwards nothing of the previous call remains.
+// restore puts inst back into the snapshot's state: memory as it was,
+// memory grown since zero (Go's allocator expects fresh pages to be zero),
+// globals restored. Afterwards nothing of the previous call remains.
 func (s *snapshot) restore(ctx context.Context, inst *instance) error {
 	mem := inst.mod.Memory()
-	size := mem.Size()
-	if size < uint32(len(s.mem)) {
-		if _, ok := mem.Grow((uint32(len(s.mem)) - size) / 65536); !ok {
+	size := uint64(mem.Size())
+	if size < s.size() {
+		if _, ok := mem.Grow(uint32((s.size() - size) / 65536)); !ok {
 			return errors.New("memory cannot grow to the snapshot's size")
 		}
-		size = mem.Size()
+		size = uint64(mem.Size())
 	}
 	if len(inst.globals) != len(s.globals) {
 		return errors.New("global count changed")
 	}
-	if !mem.Write(0, s.mem) {
-		return errors.New("memory write failed")
+	if err := s.img.restoreInto(inst.lin); err != nil {
+		return err
 	}
-	if err := inst.lin.zeroFrom(uint64(len(s.mem)), uint64(size)); err != nil {
+	if err := inst.lin.zeroFrom(s.size(), size); err != nil {
 		return err
 	}
 	for i, g := range inst.globals {
