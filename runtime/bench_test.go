@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -150,24 +151,27 @@ func BenchmarkColdStart20(b *testing.B) {
 	}
 }
 
-// BenchmarkMemoryPerGuest reports the resident memory 20 loaded, warmed
-// guests add (compiled code, one ready instance each, one served call).
+// BenchmarkMemoryPerGuest reports the resident memory 20 guests add: loaded
+// (manifests read, nothing compiled), used (compiled, warmed, one call
+// each, instances idle), and after the idle unload released them.
 func BenchmarkMemoryPerGuest(b *testing.B) {
 	dir := echoCopies(b, 20)
 	ctx := context.Background()
-	for range b.N {
+	settle := func() int64 {
 		goruntime.GC()
-		before := rss(b)
-		e, err := New(ctx, Options{CacheDir: testCacheDir(b), Logger: quietLogger()})
+		debug.FreeOSMemory()
+		return rss(b)
+	}
+	for range b.N {
+		before := settle()
+		e, err := New(ctx, Options{CacheDir: testCacheDir(b), Logger: quietLogger(), IdleUnload: -1})
 		if err != nil {
 			b.Fatal(err)
 		}
 		if err := e.LoadDir(ctx, dir); err != nil {
 			b.Fatal(err)
 		}
-		if err := e.Warm(ctx); err != nil {
-			b.Fatal(err)
-		}
+		loaded := settle()
 		for _, g := range e.Guests() {
 			req := benchReq
 			req.URL = g.Name + "://x/"
@@ -175,9 +179,16 @@ func BenchmarkMemoryPerGuest(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		goruntime.GC()
-		after := rss(b)
-		b.ReportMetric(float64(after-before)/20/(1<<20), "MiB-RSS/guest")
+		used := settle()
+		for _, g := range e.order {
+			if !g.pool.unloadIfIdle(ctx, 0, time.Now()) {
+				b.Fatalf("%s not unloaded", g.info.Name)
+			}
+		}
+		unloaded := settle()
+		b.ReportMetric(float64(loaded-before)/20/(1<<20), "MiB-loaded/guest")
+		b.ReportMetric(float64(used-before)/20/(1<<20), "MiB-used/guest")
+		b.ReportMetric(float64(unloaded-before)/20/(1<<20), "MiB-unloaded/guest")
 		e.Close(ctx)
 	}
 }

@@ -101,7 +101,39 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("runtime: cache dir %s: %w", opts.CacheDir, err)
 	}
 	e.bgCtx, e.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
+	if e.opts.IdleUnload == 0 {
+		e.opts.IdleUnload = DefaultIdleUnload
+	}
+	if e.opts.IdleUnload > 0 {
+		e.bg.Add(1)
+		go e.unloadIdle(e.opts.IdleUnload)
+	}
 	return e, nil
+}
+
+// unloadIdle releases guests that have not been called for idle, until
+// the engine closes. A guest compiled only to validate a notifier URL at
+// start-up, or used once a day, then costs its manifest instead of tens of
+// MiB of machine code.
+func (e *Engine) unloadIdle(idle time.Duration) {
+	defer e.bg.Done()
+	t := time.NewTicker(min(max(idle/4, 10*time.Millisecond), 30*time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-e.bgCtx.Done():
+			return
+		case now := <-t.C:
+			e.mu.Lock()
+			guests := append([]*guest(nil), e.order...)
+			e.mu.Unlock()
+			for _, g := range guests {
+				if g.pool != nil && g.pool.unloadIfIdle(e.bgCtx, idle, now) {
+					e.logger.Debug("guest unloaded after being idle", "guest", g.info.Name, "idle", idle)
+				}
+			}
+		}
+	}
 }
 
 // Close stops background work, closes every instance and runtime and the

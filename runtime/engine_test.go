@@ -363,3 +363,62 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestIdleUnload: a guest unused for IdleUnload loses its compiled module
+// and instances and serves the next call as before; a guest in a call is
+// never unloaded.
+func TestIdleUnload(t *testing.T) {
+	e := newEngine(t, Options{IdleUnload: 30 * time.Millisecond},
+		map[string]string{"echo": guestWasm(t, echoDir), "hostile": guestWasm(t, hostileDir)})
+	ctx := context.Background()
+	loaded := func(name string) bool {
+		p := e.guests[name].pool
+		p.compileMu.Lock()
+		defer p.compileMu.Unlock()
+		return p.cm != nil
+	}
+	waitUnloaded := func(name string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for loaded(name) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still loaded after 5 s idle", name)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for round := range 3 {
+		res, err := e.Send(ctx, "echo", benchReq, Call{Scope: "s"})
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if !strings.Contains(res.Info, benchReq.Body) {
+			t.Fatalf("round %d: echo answered %q", round, res.Info)
+		}
+		if !loaded("echo") {
+			t.Fatal("echo not loaded right after a call")
+		}
+		waitUnloaded("echo")
+	}
+	// A call running for 10× IdleUnload keeps its guest loaded.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		_, _ = e.Send(cctx, "hostile", sdk.SendRequest{URL: "hostile://sleep"}, Call{Scope: "s"})
+	}()
+	for deadline := time.Now().Add(2 * time.Second); !loaded("hostile"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("hostile never loaded")
+		}
+	}
+	for i := 0; i < 20; i++ {
+		if !loaded("hostile") {
+			t.Fatal("hostile unloaded while a call was running")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	<-done
+	waitUnloaded("hostile")
+}

@@ -21,6 +21,8 @@ const (
 	DefaultMaxLog          = 64 << 10
 	DefaultMaxInstances    = 4
 	DefaultMaxIdle         = 4
+	// DefaultIdleUnload releases a guest unused for this long.
+	DefaultIdleUnload = 10 * time.Minute
 )
 
 // Limits bound what one guest may do. The zero value of each field means
@@ -136,6 +138,11 @@ type Options struct {
 	Clock func() time.Time
 	// UserAgent is sent when a guest sets none; default "moonrelay".
 	UserAgent string
+	// IdleUnload is how long a guest may go without a call before its
+	// machine code, instances and snapshot are released; the next call
+	// loads it again from the disk cache (~0.1–0.2 s on a PC). Zero means
+	// DefaultIdleUnload; negative keeps every guest loaded.
+	IdleUnload time.Duration
 	// Redirect sends requests for a host elsewhere, keeping the Host header:
 	// "api.telegram.org" → "http://127.0.0.1:8080". The policy is checked
 	// against the original host. Meant for tests of fixed-host services,

@@ -32,7 +32,7 @@ type guest struct {
 // init sets the limits and pool once the manifest is known.
 func (g *guest) init() {
 	g.limits = g.e.limitsFor(g.info.Name)
-	g.pool = &pool{g: g, sem: make(chan struct{}, g.limits.MaxInstances)}
+	g.pool = &pool{g: g, sem: make(chan struct{}, g.limits.MaxInstances), lastUsed: time.Now()}
 }
 
 // instance is one instantiated module. It serves one call at a time and is
@@ -146,6 +146,7 @@ type pool struct {
 	fresh     *instance   // never used by a call
 	idle      []*instance // restored to snap after their last call; oldest first
 	refilling bool
+	lastUsed  time.Time // last get or put; unloadIfIdle compares with it
 }
 
 // adopt takes the module and instance made by the load check.
@@ -317,6 +318,7 @@ func (p *pool) get(ctx context.Context, export string) (*instance, error) {
 		<-p.sem
 		return nil, ErrClosed
 	}
+	p.lastUsed = time.Now()
 	if n := len(p.idle); n > 0 {
 		inst := p.idle[n-1]
 		p.idle = p.idle[:n-1]
@@ -407,6 +409,7 @@ func (p *pool) put(ctx context.Context, inst *instance) {
 		return
 	}
 	p.idle = append(p.idle, inst)
+	p.lastUsed = time.Now()
 	var evict *instance
 	if len(p.idle) > p.g.limits.MaxIdle {
 		evict, p.idle = p.idle[0], p.idle[1:]
@@ -428,6 +431,37 @@ func (p *pool) grownTooFar(snap *snapshot, inst *instance) bool {
 	limit := (p.g.limits.Memory + 65535) &^ 65535
 	base := snap.size()
 	return size > base+(limit-min(limit, base))/2
+}
+
+// unloadIfIdle releases the compiled module, every instance and the
+// snapshot when no call has used the guest for idle and none is running;
+// the next call compiles again from the disk cache. It reports whether it
+// unloaded. (Lock order as in newInstance: compileMu, then mu.)
+func (p *pool) unloadIfIdle(ctx context.Context, idle time.Duration, now time.Time) bool {
+	p.compileMu.Lock()
+	defer p.compileMu.Unlock()
+	if p.cm == nil {
+		return false
+	}
+	p.mu.Lock()
+	if p.closed || p.refilling || len(p.sem) > 0 || now.Sub(p.lastUsed) < idle {
+		p.mu.Unlock()
+		return false
+	}
+	insts := append(p.idle, p.fresh)
+	p.idle, p.fresh = nil, nil
+	snap := p.snap
+	p.snap = nil
+	p.mu.Unlock()
+	for _, inst := range insts {
+		if inst != nil {
+			_ = inst.mod.Close(ctx)
+		}
+	}
+	snap.close()
+	_ = p.cm.Close(ctx)
+	p.cm, p.rt = nil, nil
+	return true
 }
 
 // discard closes an instance after a failed call.

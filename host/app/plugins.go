@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/moonrelay/moonrelay/host/server"
 	"github.com/moonrelay/moonrelay/host/store"
@@ -20,6 +21,21 @@ type pluginsConfig struct {
 	// ExtraHosts are hosts every plugin may reach besides its own (e.g. a
 	// LAN service), by name or address.
 	ExtraHosts []string `toml:"extra_hosts"`
+	// IdleUnload releases a plugin's machine code and instances after it
+	// has not been used for this long (default 10m; 0 never).
+	IdleUnload *time.Duration `toml:"idle_unload"`
+}
+
+// idleUnload maps the config value to runtime.Options.IdleUnload: unset is
+// the default, 0 is never.
+func idleUnload(d *time.Duration) time.Duration {
+	switch {
+	case d == nil:
+		return 0
+	case *d <= 0:
+		return -1
+	}
+	return *d
 }
 
 // storeKV keeps each guest's key/value data in its own store namespace.
@@ -72,11 +88,12 @@ func (a *App) buildRuntime() error {
 		cacheDir = a.opts.WasmCacheDir
 	}
 	eng, err := runtime.New(context.Background(), runtime.Options{
-		CacheDir:  cacheDir,
-		Logger:    a.Log,
-		KV:        storeKV{a.Store},
-		UserAgent: "Apprise",
-		Limits:    runtime.Limits{ExtraHosts: pc.ExtraHosts},
+		CacheDir:   cacheDir,
+		Logger:     a.Log,
+		KV:         storeKV{a.Store},
+		UserAgent:  "Apprise",
+		Limits:     runtime.Limits{ExtraHosts: pc.ExtraHosts},
+		IdleUnload: idleUnload(pc.IdleUnload),
 	})
 	if err != nil {
 		return fmt.Errorf("start the plugin runtime: %w", err)
