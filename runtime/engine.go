@@ -41,9 +41,9 @@ type Engine struct {
 
 	mu       sync.Mutex
 	closed   bool
-	runtimes map[uint32]wazero.Runtime // by memory limit in pages
-	guests   map[string]*guest         // by manifest name
-	order    []*guest                  // load order
+	runtimes map[runtimeKey]wazero.Runtime
+	guests   map[string]*guest // by manifest name
+	order    []*guest          // load order
 	schemes  map[string]*guest
 }
 
@@ -67,7 +67,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		kv:       opts.KV,
 		clock:    opts.Clock,
 		res:      opts.Resolver,
-		runtimes: map[uint32]wazero.Runtime{},
+		runtimes: map[runtimeKey]wazero.Runtime{},
 		guests:   map[string]*guest{},
 		schemes:  map[string]*guest{},
 	}
@@ -165,23 +165,31 @@ func (e *Engine) limitsFor(name string) Limits {
 	return e.opts.GuestLimits[name].withDefaults(e.opts.Limits)
 }
 
+// runtimeKey tells runtimes apart: a memory limit in pages, and whether
+// wazero inserts its own termination checks (guests whose loops could not
+// be instrumented, see interrupt.go).
+type runtimeKey struct {
+	pages  uint32
+	checks bool
+}
+
 // runtimeFor returns the wazero runtime for a memory limit, creating it with
 // the WASI and moonrelay host modules on first use. Runtimes share one
 // compilation cache, so a guest compiles once per limit class.
-func (e *Engine) runtimeFor(ctx context.Context, memory uint64) (wazero.Runtime, error) {
-	pages := uint32((memory + 65535) / 65536)
+func (e *Engine) runtimeFor(ctx context.Context, memory uint64, checks bool) (wazero.Runtime, error) {
+	key := runtimeKey{uint32((memory + 65535) / 65536), checks}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return nil, ErrClosed
 	}
-	if r, ok := e.runtimes[pages]; ok {
+	if r, ok := e.runtimes[key]; ok {
 		return r, nil
 	}
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(e.cache).
-		WithMemoryLimitPages(pages).
-		WithCloseOnContextDone(true).
+		WithMemoryLimitPages(key.pages).
+		WithCloseOnContextDone(checks).
 		WithDebugInfoEnabled(false)
 	r := wazero.NewRuntimeWithConfig(ctx, cfg)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
@@ -190,7 +198,7 @@ func (e *Engine) runtimeFor(ctx context.Context, memory uint64) (wazero.Runtime,
 	if err := instantiateHostModule(ctx, r, e); err != nil {
 		return nil, errors.Join(err, r.Close(ctx))
 	}
-	e.runtimes[pages] = r
+	e.runtimes[key] = r
 	return r, nil
 }
 

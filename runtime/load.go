@@ -217,7 +217,14 @@ func (e *Engine) load(ctx context.Context, file string) (*guest, error) {
 // compile compiles bin for the runtime of the given memory limit, using
 // every core for the functions of this module.
 func (e *Engine) compile(ctx context.Context, file string, bin []byte, memory uint64) (wazero.Runtime, wazero.CompiledModule, error) {
-	r, err := e.runtimeFor(ctx, memory)
+	checks := false
+	if ib, err := instrumentLoops(bin); err == nil {
+		bin = ib
+	} else {
+		checks = true
+		e.logger.Warn(describeInstrumentError(file, err))
+	}
+	r, err := e.runtimeFor(ctx, memory, checks)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -255,7 +262,7 @@ func (e *Engine) check(ctx context.Context, g *guest, bin []byte) error {
 	fail := func(err error) error {
 		return errors.Join(err, inst.mod.Close(ctx), cm.Close(ctx))
 	}
-	res, err := inst.fn("mr_abi").Call(ctx)
+	res, err := inst.call(ctx, inst.fn("mr_abi"))
 	if err != nil {
 		return fail(fmt.Errorf("%s: mr_abi: %w", file, err))
 	}

@@ -43,7 +43,8 @@ type instance struct {
 	fns     map[string]api.Function
 	out     *outputSink
 	globals []api.MutableGlobal
-	lin     linearMemory // nil when wazero allocated the memory
+	lin     linearMemory      // nil when wazero allocated the memory
+	stop    api.MutableGlobal // mr.stop of an instrumented guest, else nil
 	calls   int
 }
 
@@ -62,10 +63,6 @@ func (i *instance) fn(name string) api.Function {
 // restores a snapshot into it, which is the same state without the work.
 func (g *guest) instantiate(ctx context.Context, r wazero.Runtime, cm wazero.CompiledModule, lim Limits, initialize bool) (*instance, error) {
 	out := &outputSink{guest: g, max: lim.MaxLog}
-	var start []string
-	if initialize {
-		start = []string{"_initialize"}
-	}
 	var lin linearMemory
 	ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(cap, max uint64) experimental.LinearMemory {
 		lin = newLinearMemory(cap, max)
@@ -73,7 +70,7 @@ func (g *guest) instantiate(ctx context.Context, r wazero.Runtime, cm wazero.Com
 	}))
 	cfg := wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions(start...).
+		WithStartFunctions().
 		WithStdout(out.stream("stdout")).
 		WithStderr(out.stream("stderr")).
 		WithSysWalltime().
@@ -82,12 +79,60 @@ func (g *guest) instantiate(ctx context.Context, r wazero.Runtime, cm wazero.Com
 		WithRandSource(rand.Reader)
 	cs := &callState{e: g.e, g: g, export: "_initialize", logger: g.e.logger.With("guest", g.info.Name)}
 	out.begin(cs)
+	defer out.end()
 	mod, err := r.InstantiateModule(withCallState(ctx, cs), cm, cfg)
-	out.end()
 	if err != nil {
 		return nil, g.callError("_initialize", err, out, cs, lim)
 	}
-	return &instance{mod: mod, fns: map[string]api.Function{}, out: out, globals: mutableGlobals(mod), lin: lin}, nil
+	inst := &instance{mod: mod, fns: map[string]api.Function{}, out: out, globals: mutableGlobals(mod), lin: lin}
+	if sg, ok := mod.ExportedGlobal(stopExport).(api.MutableGlobal); ok {
+		inst.stop = sg
+	}
+	if initialize {
+		if f := mod.ExportedFunction("_initialize"); f != nil {
+			if _, err := inst.call(withCallState(ctx, cs), f); err != nil {
+				_ = mod.Close(ctx)
+				return nil, g.callError("_initialize", err, out, cs, lim)
+			}
+		}
+	}
+	return inst, nil
+}
+
+// call runs f. When the guest's loops are instrumented (interrupt.go), the
+// end of ctx sets the instance's stop global, so running code traps at its
+// next loop iteration; the trap is reported as ctx's error. Otherwise
+// wazero's own checks close the module when ctx ends.
+func (i *instance) call(ctx context.Context, f api.Function, args ...uint64) ([]uint64, error) {
+	if i.stop == nil {
+		return f.Call(ctx, args...)
+	}
+	var mu sync.Mutex
+	armed, stopped := true, false
+	release := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if armed {
+			i.stop.Set(1)
+			stopped = true
+		}
+	})
+	res, err := f.Call(ctx, args...)
+	release()
+	mu.Lock()
+	armed = false
+	wasStopped := stopped
+	mu.Unlock()
+	if wasStopped {
+		// The instance holds stop = 1: it must not serve again (callers
+		// discard instances whose call failed).
+		_ = i.mod.CloseWithExitCode(context.Background(), 1)
+		if err == nil {
+			err = errors.New("stopped")
+		}
+		return nil, fmt.Errorf("%w (%v)", context.Cause(ctx), err)
+	}
+	return res, err
 }
 
 // sleepSliced sleeps at most 10 ms at a time, so a guest sleeping in
@@ -101,7 +146,7 @@ func (i *instance) invoke(ctx context.Context, g *guest, export string, input []
 	mem := i.mod.Memory()
 	var args []uint64
 	if export != "mr_describe" {
-		res, err := i.fn("mr_alloc").Call(ctx, uint64(len(input)))
+		res, err := i.call(ctx, i.fn("mr_alloc"), uint64(len(input)))
 		if err != nil {
 			return nil, err
 		}
@@ -111,7 +156,7 @@ func (i *instance) invoke(ctx context.Context, g *guest, export string, input []
 		}
 		args = []uint64{uint64(ptr), uint64(len(input))}
 	}
-	res, err := i.fn(export).Call(ctx, args...)
+	res, err := i.call(ctx, i.fn(export), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +341,7 @@ func (p *pool) warmUp(ctx context.Context, inst *instance) bool {
 	// mr_settle (optional) lets the guest collect the warm-up's garbage
 	// before the snapshot, so calls start with heap room to spare.
 	if f := inst.mod.ExportedFunction("mr_settle"); f != nil {
-		if _, err := f.Call(ctx); err != nil || inst.mod.IsClosed() {
+		if _, err := inst.call(ctx, f); err != nil || inst.mod.IsClosed() {
 			return false
 		}
 	}
