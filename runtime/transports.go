@@ -67,24 +67,25 @@ type sharedTransport struct {
 	key string
 	tr  *http.Transport
 	// dropped is set, under transportCache.mu, once the cache no longer
-	// holds the transport (evicted, or the cache closed): the last call
-	// using it closes the idle connections it returned meanwhile.
+	// holds the transport (evicted, or the cache closed): a call releasing
+	// it then closes the idle connections it returned meanwhile.
 	dropped bool
 }
 
 // transportCache keeps the engine's HTTP transports, one per transportKey,
 // so calls with the same guest and policy reuse connections. It holds at
-// most max transports and drops the least recently used one beyond that.
+// most limit transports and drops the least recently used one beyond that.
 type transportCache struct {
 	mu     sync.Mutex
-	max    int
+	limit  int
 	lru    *list.List // of *sharedTransport, most recently used first
 	byKey  map[string]*list.Element
 	closed bool
 }
 
-func newTransportCache(max int) *transportCache {
-	return &transportCache{max: max, lru: list.New(), byKey: map[string]*list.Element{}}
+// newTransportCache returns an empty cache of at most limit transports.
+func newTransportCache(limit int) *transportCache {
+	return &transportCache{limit: limit, lru: list.New(), byKey: map[string]*list.Element{}}
 }
 
 // get returns the transport for key, made by newTr when the cache holds
@@ -105,7 +106,7 @@ func (c *transportCache) get(key string, newTr func() *http.Transport) *sharedTr
 	st := &sharedTransport{key: key, tr: newTr()}
 	c.byKey[key] = c.lru.PushFront(st)
 	var evicted []*sharedTransport
-	for c.lru.Len() > c.max {
+	for c.lru.Len() > c.limit {
 		evicted = append(evicted, c.remove(c.lru.Back()))
 	}
 	c.mu.Unlock()
