@@ -3,6 +3,9 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -37,6 +40,43 @@ func BenchmarkCall(b *testing.B) {
 		if _, err := e.Send(ctx, "echo", benchReq, Call{Scope: "s"}); err != nil {
 			b.Fatal(err)
 		}
+		durs = append(durs, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(durs)
+	b.ReportMetric(float64(durs[len(durs)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(durs[len(durs)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkCallHTTP measures one Send to the echo guest that POSTs the
+// body to a loopback net/http server (echo's http=yes): BenchmarkCall plus
+// one http_request, including whatever it costs to get a connection.
+func BenchmarkCallHTTP(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, "ok")
+	}))
+	b.Cleanup(srv.Close)
+	e := newEngine(b, Options{}, map[string]string{"echo": guestWasm(b, echoDir)})
+	ctx := context.Background()
+	req := benchReq
+	req.URL = "echo://" + strings.TrimPrefix(srv.URL, "http://") + "/hook?http=yes"
+	send := func() {
+		res, err := e.Send(ctx, "echo", req, Call{Scope: "s"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !res.OK {
+			b.Fatalf("send failed: %+v", res)
+		}
+	}
+	send()
+	durs := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		send()
 		durs = append(durs, time.Since(t0))
 	}
 	b.StopTimer()

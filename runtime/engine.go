@@ -31,6 +31,9 @@ type Engine struct {
 	// dial connects to a checked address; tests replace it to observe
 	// which address the policy picked without touching the network.
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// transports are the guests' HTTP transports by guest and policy, so
+	// calls with the same policy reuse connections.
+	transports *transportCache
 
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
@@ -70,6 +73,8 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		runtimes: map[runtimeKey]wazero.Runtime{},
 		guests:   map[string]*guest{},
 		schemes:  map[string]*guest{},
+
+		transports: newTransportCache(maxTransports),
 	}
 	e.opts.Limits = opts.Limits.withDefaults(defaultLimits)
 	if e.logger == nil {
@@ -136,8 +141,9 @@ func (e *Engine) unloadIdle(idle time.Duration) {
 	}
 }
 
-// Close stops background work, closes every instance and runtime and the
-// compilation cache. It is safe to call twice.
+// Close stops background work, closes every instance and runtime, the
+// guests' idle HTTP connections and the compilation cache. It is safe to
+// call twice.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed {
@@ -149,6 +155,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.bgCancel()
 	e.bg.Wait()
 	e.calls.Wait()
+	e.transports.close()
 	var errs []error
 	for _, g := range e.order {
 		g.pool.close(ctx)

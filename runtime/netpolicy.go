@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -72,6 +73,7 @@ type callState struct {
 	lastErr   string
 	violation string // the first policy refusal; fails the call
 	client    *http.Client
+	transport *sharedTransport // the engine's, for the allow map as client was made
 }
 
 type callStateKey struct{}
@@ -175,23 +177,32 @@ func addrAllowed(c hostClass, ip netip.Addr) (bool, string) {
 
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
+// dialPolicy is the fixed network policy a transport dials under: each
+// allowed host's class. It is copied from a call's allow map and never
+// changes, so a connection pooled by its transport was dialed under exactly
+// the rules of every call that may reuse it.
+type dialPolicy struct {
+	e     *Engine
+	allow map[string]hostClass
+}
+
 // dialContext resolves the host once, checks every address against the
 // host's class and dials the first allowed one: the address checked is the
 // address dialed, so a DNS answer that changes cannot slip past.
-func (cs *callState) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+func (p *dialPolicy) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
 	}
 	host = normHost(host)
-	class, ok := cs.allow[host]
+	class, ok := p.allow[host]
 	if !ok {
 		return nil, &policyError{fmt.Sprintf("host %s is not allowed", host)}
 	}
 	var ips []netip.Addr
 	if ip, err := netip.ParseAddr(host); err == nil {
 		ips = []netip.Addr{ip}
-	} else if ips, err = cs.e.res.LookupNetIP(ctx, "ip", host); err != nil {
+	} else if ips, err = p.e.res.LookupNetIP(ctx, "ip", host); err != nil {
 		return nil, err
 	}
 	var refused []string
@@ -200,7 +211,7 @@ func (cs *callState) dialContext(ctx context.Context, network, addr string) (net
 			refused = append(refused, ip.String()+" ("+why+")")
 			continue
 		}
-		return cs.e.dial(ctx, network, net.JoinHostPort(ip.String(), port))
+		return p.e.dial(ctx, network, net.JoinHostPort(ip.String(), port))
 	}
 	if len(refused) == 0 {
 		return nil, fmt.Errorf("host %s has no addresses", host)
@@ -208,40 +219,55 @@ func (cs *callState) dialContext(ctx context.Context, network, addr string) (net
 	return nil, &policyError{fmt.Sprintf("host %s resolves to %s, not allowed for this host", host, strings.Join(refused, ", "))}
 }
 
-// httpClient is the call's own client: no proxy, no connection shared with
-// other calls, every dial and redirect checked.
+// httpClient is the call's client: no proxy, every dial and redirect
+// checked. Its transport is the engine's for this guest and the call's
+// allow map as it is now, so calls with the same policy share idle
+// connections and calls with different policies never do. CheckRedirect
+// stays the call's own.
 func (cs *callState) httpClient() *http.Client {
 	if cs.client != nil {
 		return cs.client
 	}
-	tr := &http.Transport{
-		Proxy:                  nil,
-		DialContext:            cs.dialContext,
-		ForceAttemptHTTP2:      true,
-		TLSHandshakeTimeout:    10 * time.Second,
-		MaxResponseHeaderBytes: 64 << 10,
-		MaxIdleConnsPerHost:    2,
-	}
-	cs.client = &http.Client{
-		Transport: tr,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) > cs.lim.MaxRedirects || cs.lim.MaxRedirects < 0 {
-				return &policyError{fmt.Sprintf("more than %d redirects", max(cs.lim.MaxRedirects, 0))}
-			}
-			if err := cs.checkURL(req.URL); err != nil {
-				return &policyError{fmt.Sprintf("redirect to %s refused: %v", redactURL(req.URL), err)}
-			}
-			return nil
-		},
-	}
+	p := &dialPolicy{e: cs.e, allow: maps.Clone(cs.allow)}
+	cs.transport = cs.e.transports.get(transportKey(cs.g.info.Name, p.allow), func() *http.Transport {
+		return newTransport(p)
+	})
+	cs.client = &http.Client{Transport: cs.transport.tr, CheckRedirect: cs.checkRedirect}
 	return cs.client
 }
 
-// closeHTTP releases the call's idle connections.
-func (cs *callState) closeHTTP() {
-	if cs.client != nil {
-		cs.client.CloseIdleConnections()
+// checkRedirect refuses a redirect past the call's limit or to a URL the
+// call may not reach.
+func (cs *callState) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) > cs.lim.MaxRedirects || cs.lim.MaxRedirects < 0 {
+		return &policyError{fmt.Sprintf("more than %d redirects", max(cs.lim.MaxRedirects, 0))}
 	}
+	if err := cs.checkURL(req.URL); err != nil {
+		return &policyError{fmt.Sprintf("redirect to %s refused: %v", redactURL(req.URL), err)}
+	}
+	return nil
+}
+
+// allowExtra lets the call reach host at any address (Options.Redirect's
+// target). The allow map changes, so the next request takes the transport
+// for the new policy.
+func (cs *callState) allowExtra(host string) {
+	if c, ok := cs.allow[host]; ok && c == classExtra {
+		return
+	}
+	cs.allow[host] = classExtra
+	cs.closeHTTP()
+}
+
+// closeHTTP ends the call's use of its transport. The idle connections
+// stay pooled for later calls with the same policy (an evicted transport's
+// are closed); doHTTP closed every response body, so nothing of the call
+// is left open.
+func (cs *callState) closeHTTP() {
+	if cs.transport != nil {
+		cs.e.transports.release(cs.transport)
+	}
+	cs.client, cs.transport = nil, nil
 }
 
 // redactURL drops user info and the query, which often hold secrets.
@@ -286,7 +312,7 @@ func (cs *callState) doHTTP(ctx context.Context, reqJSON, rawBody []byte) ([]byt
 		if tu, err := url.Parse(to); err == nil {
 			origHost = u.Host
 			u.Scheme, u.Host = tu.Scheme, tu.Host
-			cs.allow[normHost(tu.Hostname())] = classExtra
+			cs.allowExtra(normHost(tu.Hostname()))
 		}
 	}
 	body, contentType, err := cs.requestBody(&r, rawBody)

@@ -234,18 +234,11 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// dialClass resolves and dials like dialContext, with the class given.
+// dialClass resolves and dials addr like an HTTP transport does, checked
+// against the given class of host.
 func (cs *callState) dialClass(ctx context.Context, class hostClass, host, addr string) (net.Conn, error) {
-	saved, had := cs.allow[host]
-	cs.allow[host] = class
-	defer func() {
-		if had {
-			cs.allow[host] = saved
-		} else {
-			delete(cs.allow, host)
-		}
-	}()
-	return cs.dialContext(ctx, "tcp", addr)
+	p := &dialPolicy{e: cs.e, allow: map[string]hostClass{host: class}}
+	return p.dialContext(ctx, "tcp", addr)
 }
 
 func (cs *callState) smtpAllowedList() string {
