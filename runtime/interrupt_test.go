@@ -70,8 +70,7 @@ func TestInstrumentLoops(t *testing.T) {
 // TestLoopStoppedQuickly: an instrumented guest spinning in a loop is
 // stopped right at its deadline, and the same engine serves the next call.
 func TestLoopStoppedQuickly(t *testing.T) {
-	e := newEngine(t, Options{Limits: Limits{CallTimeout: 200 * time.Millisecond}},
-		map[string]string{"hostile": guestWasm(t, hostileDir)})
+	e := newEngine(t, Options{}, map[string]string{"hostile": guestWasm(t, hostileDir)})
 	ctx := context.Background()
 	// Compile and warm the guest first: only the stop is timed.
 	if _, err := e.Send(ctx, "hostile", sdk.SendRequest{URL: "hostile://leak", Body: "x"}, Call{Scope: "s"}); err != nil {
@@ -79,7 +78,9 @@ func TestLoopStoppedQuickly(t *testing.T) {
 	}
 	for range 3 {
 		t0 := time.Now()
-		_, err := e.Send(ctx, "hostile", sdk.SendRequest{URL: "hostile://loop"}, Call{Scope: "s"})
+		cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		_, err := e.Send(cctx, "hostile", sdk.SendRequest{URL: "hostile://loop"}, Call{Scope: "s"})
+		cancel()
 		took := time.Since(t0)
 		var ge *Error
 		if !errors.As(err, &ge) || !errors.Is(err, context.DeadlineExceeded) {
