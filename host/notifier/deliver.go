@@ -131,7 +131,13 @@ func (m *Manager) enqueueAll(ps []pending) {
 	if len(ps) == 0 {
 		return
 	}
+	// Deliveries finished since the last write ride along: no fsync of
+	// their own.
+	fs := m.takeFinished()
 	err := m.d.Store.Update(func(tx *store.Tx) error {
+		if err := m.writeFinished(tx, fs); err != nil {
+			return err
+		}
 		for i := range ps {
 			b, err := json.Marshal(&ps[i].it)
 			if err != nil {
@@ -143,6 +149,9 @@ func (m *Manager) enqueueAll(ps []pending) {
 		}
 		return nil
 	})
+	if err != nil {
+		m.putBackFinished(fs)
+	}
 	for _, p := range ps {
 		if err != nil {
 			m.log.Error("notification lost: the outbox could not be written", "notifier", p.n.name, "event", p.it.Event, "err", err)
@@ -264,11 +273,13 @@ type finished struct {
 	d  Delivery
 }
 
-// finish hands a delivery's outcome to the committer and returns at once:
-// the worker goes on with its next item while the removal from the outbox
-// and the history entry are written, together with those of other
-// notifiers, in one transaction. A crash before that commit sends the
-// message again at the next start (at least once, never lost).
+// finish records a delivery's outcome and returns at once: the worker goes
+// on with its next item while the removal from the outbox and the history
+// entry wait to be written with the next outbox write (the next event's
+// enqueue) or by the committer at most commitLinger later. One fsync then
+// covers a whole burst of notifiers, and an event never waits behind the
+// bookkeeping of the last one. A crash before that write sends the message
+// again at the next start: at least once, never lost.
 func (m *Manager) finish(n *notifier, id uint64, it *item, result, errText, info string) {
 	d := Delivery{
 		Notifier: n.name, Time: m.d.Now(), Event: it.Event, Result: result, Attempts: it.Attempts,
@@ -277,43 +288,95 @@ func (m *Manager) finish(n *notifier, id uint64, it *item, result, errText, info
 	if result == "dropped" {
 		m.log.Warn("notification dropped", "notifier", n.name, "event", it.Event, "err", errText)
 	}
-	m.done <- finished{n: n, id: id, d: d}
+	m.finMu.Lock()
+	m.fin = append(m.fin, finished{n: n, id: id, d: d})
+	m.finMu.Unlock()
+	select {
+	case m.finWake <- struct{}{}:
+	default:
+	}
 }
 
-// committer writes finished deliveries until m.done is closed: it takes
-// one, then every other one already waiting, and commits them in one
-// transaction (one fsync for a burst of notifiers instead of one each).
-func (m *Manager) committer() {
+// commitLinger is how long finished deliveries may wait for an enqueue to
+// carry them before the committer writes them itself.
+const commitLinger = 50 * time.Millisecond
+
+// takeFinished returns the finished deliveries not yet written.
+func (m *Manager) takeFinished() []finished {
+	m.finMu.Lock()
+	defer m.finMu.Unlock()
+	f := m.fin
+	m.fin = nil
+	return f
+}
+
+// putBackFinished returns deliveries whose write failed to the front of
+// the pending list.
+func (m *Manager) putBackFinished(f []finished) {
+	m.finMu.Lock()
+	defer m.finMu.Unlock()
+	m.fin = append(f, m.fin...)
+}
+
+// writeFinished removes the items from their outboxes and appends their
+// history entries within tx.
+func (m *Manager) writeFinished(tx *store.Tx, fs []finished) error {
+	for _, f := range fs {
+		if err := tx.Queue(f.n.queue.Name()).Delete(f.id); err != nil {
+			return err
+		}
+		if err := m.history.addTx(tx, f.n.name, f.d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pendingHistory returns the finished, not yet written deliveries of a
+// notifier, newest first, so the history shows them at once.
+func (m *Manager) pendingHistory(name string) []Delivery {
+	m.finMu.Lock()
+	defer m.finMu.Unlock()
+	var out []Delivery
+	for i := len(m.fin) - 1; i >= 0; i-- {
+		if m.fin[i].n.name == name {
+			d := m.fin[i].d
+			d.Notifier = name
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// committer writes finished deliveries that no enqueue carried within
+// commitLinger, until stop is closed; then it writes what is left.
+func (m *Manager) committer(stop <-chan struct{}) {
 	defer close(m.committerDone)
-	batch := make([]finished, 0, 64)
-	for f := range m.done {
-		batch = append(batch[:0], f)
-	drain:
-		for len(batch) < cap(batch) {
-			select {
-			case f, ok := <-m.done:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, f)
-			default:
-				break drain
-			}
+	for {
+		select {
+		case <-m.finWake:
+		case <-stop:
+			m.flushFinished()
+			return
 		}
-		err := m.d.Store.Update(func(tx *store.Tx) error {
-			for _, f := range batch {
-				if err := tx.Queue(f.n.queue.Name()).Delete(f.id); err != nil {
-					return err
-				}
-				if err := m.history.addTx(tx, f.n.name, f.d); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			m.log.Error("outbox update failed; these notifications may be sent again at the next start", "count", len(batch), "err", err)
+		t := time.NewTimer(commitLinger)
+		select {
+		case <-t.C:
+		case <-stop:
+			t.Stop()
 		}
+		m.flushFinished()
+	}
+}
+
+// flushFinished writes every pending finished delivery in one transaction.
+func (m *Manager) flushFinished() {
+	fs := m.takeFinished()
+	if len(fs) == 0 {
+		return
+	}
+	if err := m.d.Store.Update(func(tx *store.Tx) error { return m.writeFinished(tx, fs) }); err != nil {
+		m.log.Error("outbox update failed; these notifications may be sent again at the next start", "count", len(fs), "err", err)
 	}
 }
 

@@ -76,7 +76,7 @@ func (m *Manager) handleHistory(_ context.Context, r *server.Request) (any, erro
 	}
 	out := map[string][]Delivery{}
 	for _, name := range names {
-		out[name] = m.history.list(name, int(limit))
+		out[name] = m.historyOf(name, int(limit))
 	}
 	return map[string]any{"history": out}, nil
 }

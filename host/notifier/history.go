@@ -82,3 +82,10 @@ func (h *history) list(name string, limit int) []Delivery {
 	}
 	return out
 }
+
+// historyOf returns up to limit deliveries of a notifier, newest first:
+// those finished but not yet written, then the stored ones.
+func (m *Manager) historyOf(name string, limit int) []Delivery {
+	out := append(m.pendingHistory(name), m.history.list(name, limit)...)
+	return out[:min(len(out), limit, m.history.keep)]
+}

@@ -108,9 +108,12 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	// done carries finished deliveries to the committer, which writes all
-	// that are waiting in one transaction (group commit).
-	done          chan finished
+	// fin holds finished deliveries not yet written (see finish); finWake
+	// tells the committer there are some.
+	finMu         sync.Mutex
+	fin           []finished
+	finWake       chan struct{}
+	finStop       chan struct{}
 	committerDone chan struct{}
 }
 
@@ -297,9 +300,10 @@ func (m *Manager) Names() []string { return append([]string(nil), m.order...) }
 // follows job events, Klippy state and the notify remote method.
 func (m *Manager) Start(ctx context.Context) error {
 	ctx, m.cancel = context.WithCancel(ctx)
-	m.done = make(chan finished, 256)
+	m.finWake = make(chan struct{}, 1)
+	m.finStop = make(chan struct{})
 	m.committerDone = make(chan struct{})
-	go m.committer()
+	go m.committer(m.finStop)
 	for _, name := range m.order {
 		n := m.notifiers[name]
 		m.wg.Add(1)
@@ -324,10 +328,10 @@ func (m *Manager) Close() error {
 		m.cancel()
 	}
 	m.wg.Wait()
-	if m.done != nil {
-		close(m.done) // the committer writes what is left, then stops
+	if m.finStop != nil {
+		close(m.finStop) // the committer writes what is left, then stops
 		<-m.committerDone
-		m.done = nil
+		m.finStop = nil
 	}
 	for _, n := range m.notifiers {
 		n.pauseMu.Lock()
