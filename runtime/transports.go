@@ -21,7 +21,7 @@ const (
 	idleConnTimeout = 90 * time.Second
 	// maxIdleConnsPerHost and maxIdleConns bound the idle connections one
 	// transport keeps, per host and in all.
-	maxIdleConnsPerHost = 2
+	maxIdleConnsPerHost = DefaultMaxInstances
 	maxIdleConns        = 16
 )
 

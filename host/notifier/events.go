@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"strings"
 	"time"
 
@@ -49,7 +52,7 @@ func (m *Manager) onJobEvent(ev jobstate.Event) {
 	if ev.Name == jobstate.EventStandby {
 		return
 	}
-	var batch []pending
+	var todo []*notifier
 	for _, name := range m.order {
 		n := m.notifiers[name]
 		if !n.set.subscribed(ev.Name) {
@@ -62,11 +65,37 @@ func (m *Manager) onJobEvent(ev jobstate.Event) {
 		if ev.Name != jobstate.EventPaused && ev.Name != jobstate.EventResumed {
 			m.flushPause(n)
 		}
-		if p := m.prepare(n, ev.Name, []any{ev.Prev, ev.Curr}, "", nil, nil); p != nil {
+		todo = append(todo, n)
+	}
+	m.enqueueAll(m.prepareAll(todo, ev.Name, []any{ev.Prev, ev.Curr}))
+}
+
+// prepareAll renders the messages of several notifiers for one event, on
+// every core (each renders its own templates into its own context; the
+// event's arguments are only read), and returns them in notifier order.
+func (m *Manager) prepareAll(ns []*notifier, event string, args []any) []pending {
+	out := make([]*pending, len(ns))
+	workers := min(len(ns), runtime.GOMAXPROCS(0))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(workers-1, 0) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(ns); i = int(next.Add(1) - 1) {
+				out[i] = m.prepare(ns[i], event, args, "", nil, nil)
+			}
+		})
+	}
+	for i := int(next.Add(1) - 1); i < len(ns); i = int(next.Add(1) - 1) {
+		out[i] = m.prepare(ns[i], event, args, "", nil, nil)
+	}
+	wg.Wait()
+	batch := make([]pending, 0, len(ns))
+	for _, p := range out {
+		if p != nil {
 			batch = append(batch, *p)
 		}
 	}
-	m.enqueueAll(batch)
+	return batch
 }
 
 // debouncePause holds a paused event for min_pause: a resume within that
