@@ -134,7 +134,7 @@ func lastError() string {
 }
 
 func hostHTTP(req HTTPRequest) (*HTTPResponse, error) {
-	head, err := json.Marshal(req)
+	head, err := marshalHTTPRequest(req)
 	if err != nil {
 		return nil, err
 	}
@@ -168,8 +168,11 @@ func decodeResponse(b []byte) (*HTTPResponse, error) {
 		return nil, errors.New("sdk: bad host response head")
 	}
 	var resp HTTPResponse
-	if err := json.Unmarshal(b[4:4+h], &resp); err != nil {
-		return nil, fmt.Errorf("sdk: bad host response head: %w", err)
+	if !decodeHTTPResponseHead(b[4:4+h], &resp) {
+		resp = HTTPResponse{}
+		if err := json.Unmarshal(b[4:4+h], &resp); err != nil {
+			return nil, fmt.Errorf("sdk: bad host response head: %w", err)
+		}
 	}
 	resp.Body = append([]byte(nil), b[4+h:]...)
 	return &resp, nil

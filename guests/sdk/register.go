@@ -82,7 +82,7 @@ func handleSend(in []byte) []byte {
 	switch {
 	case registration.transport == nil:
 		res = FailPermanent("guest is not a transport")
-	case json.Unmarshal(in, &req) != nil:
+	case !decodeSendRequest(in, &req) && func() bool { req = SendRequest{}; return json.Unmarshal(in, &req) != nil }():
 		res = FailPermanent("guest could not decode the send request")
 	default:
 		res = registration.transport.Send(&req)
@@ -93,8 +93,7 @@ func handleSend(in []byte) []byte {
 			}
 		}
 	}
-	b, _ := json.Marshal(res)
-	return b
+	return appendSendResult(nil, res)
 }
 
 // handleValidate decodes a ValidateRequest and calls the transport's
