@@ -198,6 +198,9 @@ func BenchmarkMemoryPerGuest(b *testing.B) {
 	dir := echoCopies(b, 20)
 	ctx := context.Background()
 	settle := func() int64 {
+		// wazero frees machine code in finalizers: let them run.
+		goruntime.GC()
+		time.Sleep(50 * time.Millisecond)
 		goruntime.GC()
 		debug.FreeOSMemory()
 		return rss(b)

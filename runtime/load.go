@@ -215,8 +215,14 @@ func (e *Engine) load(ctx context.Context, file string) (*guest, error) {
 }
 
 // compile compiles bin for the runtime of the given memory limit, using
-// every core for the functions of this module.
-func (e *Engine) compile(ctx context.Context, file string, bin []byte, memory uint64) (wazero.Runtime, wazero.CompiledModule, error) {
+// every core for the functions of this module. The module is rewritten
+// first (loop checks, exported globals, data segments moved out: see
+// interrupt.go, reset.go, datastrip.go); the data segments it returns must
+// be written into an instance's memory before _initialize. check runs the
+// import and export checks (a guest recompiled after its load check skips
+// them: they build wazero's definitions of every function, ~0.7 MiB kept
+// for as long as the module is).
+func (e *Engine) compile(ctx context.Context, file string, bin []byte, memory uint64, check bool) (wazero.Runtime, wazero.CompiledModule, []dataSegment, error) {
 	checks := false
 	if ib, err := instrumentLoops(bin); err == nil {
 		bin = ib
@@ -224,22 +230,28 @@ func (e *Engine) compile(ctx context.Context, file string, bin []byte, memory ui
 		checks = true
 		e.logger.Warn(describeInstrumentError(file, err))
 	}
+	var segs []dataSegment
+	if sb, s, ok := stripData(bin); ok {
+		bin, segs = sb, s
+	}
 	r, err := e.runtimeFor(ctx, memory, checks)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	bin, err = exportGlobals(bin)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", file, err)
+		return nil, nil, nil, fmt.Errorf("%s: %w", file, err)
 	}
 	cm, err := r.CompileModule(experimental.WithCompilationWorkers(ctx, numWorkers()), bin)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: compile: %w", file, err)
+		return nil, nil, nil, fmt.Errorf("%s: compile: %w", file, err)
 	}
-	if err := errors.Join(checkImports(file, cm), checkExports(file, cm)); err != nil {
-		return nil, nil, errors.Join(err, cm.Close(ctx))
+	if check {
+		if err := errors.Join(checkImports(file, cm), checkExports(file, cm)); err != nil {
+			return nil, nil, nil, errors.Join(err, cm.Close(ctx))
+		}
 	}
-	return r, cm, nil
+	return r, cm, segs, nil
 }
 
 // check runs every load check on a guest seen for the first time: compile,
@@ -248,14 +260,14 @@ func (e *Engine) compile(ctx context.Context, file string, bin []byte, memory ui
 // instance becomes the guest's first ready instance.
 func (e *Engine) check(ctx context.Context, g *guest, bin []byte) error {
 	file := g.info.File
-	r, cm, err := e.compile(ctx, file, bin, e.opts.Limits.Memory)
+	r, cm, segs, err := e.compile(ctx, file, bin, e.opts.Limits.Memory, true)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Limits.CallTimeout)
 	defer cancel()
 	g.info.Name = filepath.Base(file) // until the manifest names it
-	inst, err := g.instantiate(ctx, r, cm, e.opts.Limits, true)
+	inst, err := g.instantiate(ctx, r, cm, e.opts.Limits, true, segs)
 	if err != nil {
 		return errors.Join(err, cm.Close(ctx))
 	}

@@ -61,7 +61,7 @@ func (i *instance) fn(name string) api.Function {
 // arguments, real clocks, crypto randomness, and stdout and stderr sent to
 // the log. With initialize it runs _initialize; without, the caller
 // restores a snapshot into it, which is the same state without the work.
-func (g *guest) instantiate(ctx context.Context, r wazero.Runtime, cm wazero.CompiledModule, lim Limits, initialize bool) (*instance, error) {
+func (g *guest) instantiate(ctx context.Context, r wazero.Runtime, cm wazero.CompiledModule, lim Limits, initialize bool, data []dataSegment) (*instance, error) {
 	out := &outputSink{guest: g, max: lim.MaxLog}
 	var lin linearMemory
 	ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(cap, max uint64) experimental.LinearMemory {
@@ -89,6 +89,13 @@ func (g *guest) instantiate(ctx context.Context, r wazero.Runtime, cm wazero.Com
 		inst.stop = sg
 	}
 	if initialize {
+		mem := mod.Memory()
+		for _, d := range data {
+			if mem == nil || !mem.Write(d.off, d.data) {
+				_ = mod.Close(ctx)
+				return nil, g.errorf("_initialize", nil, "data segment at %#x (%d bytes) is outside the guest's memory", d.off, len(d.data))
+			}
+		}
 		if f := mod.ExportedFunction("_initialize"); f != nil {
 			if _, err := inst.call(withCallState(ctx, cs), f); err != nil {
 				_ = mod.Close(ctx)
@@ -184,6 +191,7 @@ type pool struct {
 	rt        wazero.Runtime
 	cm        wazero.CompiledModule
 	cmErr     error
+	data      []dataSegment // moved out of the module; nil once snapshotted
 
 	mu        sync.Mutex
 	closed    bool
@@ -192,11 +200,6 @@ type pool struct {
 	idle      []*instance // restored to snap after their last call; oldest first
 	refilling bool
 	lastUsed  time.Time // last get or put; unloadIfIdle compares with it
-}
-
-// adopt takes the module and instance made by the load check.
-func (p *pool) adopt(r wazero.Runtime, cm wazero.CompiledModule, inst *instance) {
-	p.rt, p.cm, p.fresh = r, cm, inst
 }
 
 // compiled returns the compiled module, compiling it on first use (guests
@@ -220,7 +223,7 @@ func (p *pool) compiled(ctx context.Context) (wazero.Runtime, wazero.CompiledMod
 	// deadline, so a short call deadline does not fail every first call.
 	cctx, cancel := context.WithTimeout(g.e.bgCtx, loadTimeout)
 	defer cancel()
-	p.rt, p.cm, p.cmErr = g.e.compile(cctx, g.info.File, bin, g.limits.Memory)
+	p.rt, p.cm, p.data, p.cmErr = g.e.compile(cctx, g.info.File, bin, g.limits.Memory, false)
 	return p.rt, p.cm, p.cmErr
 }
 
@@ -256,7 +259,7 @@ func (p *pool) newInstance(ctx context.Context) (*instance, error) {
 	if snap != nil {
 		// Every instance after the first starts as the snapshot: no
 		// _initialize, no warm-up, its memory mapped from the snapshot.
-		inst, err := p.g.instantiate(ctx, r, cm, p.g.limits, false)
+		inst, err := p.g.instantiate(ctx, r, cm, p.g.limits, false, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -266,7 +269,10 @@ func (p *pool) newInstance(ctx context.Context) (*instance, error) {
 		}
 		return inst, nil
 	}
-	inst, err := p.g.instantiate(ctx, r, cm, p.g.limits, true)
+	p.compileMu.Lock()
+	data := p.data
+	p.compileMu.Unlock()
+	inst, err := p.g.instantiate(ctx, r, cm, p.g.limits, true, data)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +283,7 @@ func (p *pool) newInstance(ctx context.Context) (*instance, error) {
 	if !p.warmUp(ctx, inst) {
 		// A guest that fails its warm-up is snapshotted cold instead.
 		_ = inst.mod.Close(ctx)
-		if inst, err = p.g.instantiate(ctx, r, cm, p.g.limits, true); err != nil {
+		if inst, err = p.g.instantiate(ctx, r, cm, p.g.limits, true, data); err != nil {
 			return nil, err
 		}
 	}
@@ -294,6 +300,11 @@ func (p *pool) newInstance(ctx context.Context) (*instance, error) {
 		snap = p.snap
 	}
 	p.mu.Unlock()
+	// Later instances start from the snapshot: the data segments are no
+	// longer needed (a reload after IdleUnload reads them again).
+	p.compileMu.Lock()
+	p.data = nil
+	p.compileMu.Unlock()
 	// Restoring right away maps the image over the instance's memory
 	// (Linux), so even the first instance keeps only what calls write.
 	if err := snap.restore(ctx, inst); err != nil {
@@ -505,7 +516,7 @@ func (p *pool) unloadIfIdle(ctx context.Context, idle time.Duration, now time.Ti
 	}
 	snap.close()
 	_ = p.cm.Close(ctx)
-	p.cm, p.rt = nil, nil
+	p.cm, p.rt, p.data = nil, nil, nil
 	return true
 }
 
