@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"maps"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
-	"strings"
 	"time"
 
 	"github.com/moonrelay/moonrelay/host/jobstate"
