@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"strings"
 	"testing"
 
@@ -18,82 +16,34 @@ import (
 func TestGolden(t *testing.T) {
 	cap := transporttest.NewCapture(t)
 	eng := transporttest.Engine(t, map[string]string{"api.day.app": cap.URL}, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		name, url, title, body string
-		atts                   []runtime.Attachment
-	}{
-		{name: "plain", url: "bark://HOST/devicekey1", body: "Print finished"},
-		{name: "title_body", url: "bark://HOST/devicekey1", title: "Voron 2.4", body: "benchy done\n100°C ✓"},
-		{name: "public_server", url: "barks://api.day.app/devicekey1", title: "T", body: "B"},
-		{name: "several_devices", url: "bark://HOST/aaa/ccc?to=bbb", body: "to ccc, bbb, aaa"},
-		{name: "basic_auth", url: "bark://bob:s3cret@HOST/devicekey1", body: "auth"},
-		{name: "options", url: "bark://HOST/devicekey1?sound=bell&level=t&volume=5&click=https://printer.local/&badge=3&category=printer&group=voron&call=yes",
-			title: "Error", body: "Thermal runaway"},
-		{name: "icon", url: "bark://HOST/devicekey1?icon=https://example.com/i.png", body: "x"},
-		{name: "no_image", url: "bark://HOST/devicekey1?image=no", body: "x"},
-		{name: "ignored_values", url: "bark://HOST/devicekey1?sound=nosuch&level=Critical&badge=-1&volume=0", body: "x"},
-		{name: "volume_out_of_range_sent", url: "bark://HOST/devicekey1?volume=15", body: "x"},
-		{name: "markdown", url: "bark://HOST/devicekey1?format=markdown", title: "T", body: "**bold**"},
-		{name: "attachment_dropped", url: "bark://HOST/devicekey1", body: "no files",
-			atts: []runtime.Attachment{{Name: "a.jpg", MIME: "image/jpeg", Data: []byte("jpg")}}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			seen := len(cap.Requests())
-			url := strings.ReplaceAll(tc.url, "HOST", cap.Host())
-			vr, err := eng.Validate(context.Background(), "bark", url)
-			if err != nil || !vr.OK {
-				t.Fatalf("validate: %v %+v", err, vr)
-			}
-			res, err := transporttest.Send(t, eng, "bark", sdk.SendRequest{URL: url, Title: tc.title, Body: tc.body, NotifyType: "info"}, tc.atts...)
-			if err != nil || !res.OK {
-				t.Fatalf("send: %v %+v", err, res)
-			}
-			transporttest.Golden(t, "testdata/"+tc.name+".golden", dumpAll(cap, seen))
-		})
-	}
-}
-
-// dumpAll dumps the requests the capture server received after the first
-// seen ones, in order.
-func dumpAll(cap *transporttest.Capture, seen int) []byte {
-	var b bytes.Buffer
-	for i, r := range cap.Requests()[seen:] {
-		if i > 0 {
-			b.WriteString("----\n")
-		}
-		b.Write(cap.Dump(r))
-	}
-	return b.Bytes()
+	transporttest.RunGolden(t, eng, cap, "bark", []transporttest.Case{
+		{Name: "plain", URL: "bark://HOST/devicekey1", Body: "Print finished"},
+		{Name: "title_body", URL: "bark://HOST/devicekey1", Title: "Voron 2.4", Body: "benchy done\n100°C ✓"},
+		{Name: "public_server", URL: "barks://api.day.app/devicekey1", Title: "T", Body: "B"},
+		{Name: "several_devices", URL: "bark://HOST/aaa/ccc?to=bbb", Body: "to ccc, bbb, aaa"},
+		{Name: "basic_auth", URL: "bark://bob:s3cret@HOST/devicekey1", Body: "auth"},
+		{Name: "options", URL: "bark://HOST/devicekey1?sound=bell&level=t&volume=5&click=https://printer.local/&badge=3&category=printer&group=voron&call=yes",
+			Title: "Error", Body: "Thermal runaway"},
+		{Name: "icon", URL: "bark://HOST/devicekey1?icon=https://example.com/i.png", Body: "x"},
+		{Name: "no_image", URL: "bark://HOST/devicekey1?image=no", Body: "x"},
+		{Name: "ignored_values", URL: "bark://HOST/devicekey1?sound=nosuch&level=Critical&badge=-1&volume=0", Body: "x"},
+		{Name: "volume_out_of_range_sent", URL: "bark://HOST/devicekey1?volume=15", Body: "x"},
+		{Name: "markdown", URL: "bark://HOST/devicekey1?format=markdown", Title: "T", Body: "**bold**"},
+		{Name: "attachment_dropped", URL: "bark://HOST/devicekey1", Body: "no files",
+			Attachments: []runtime.Attachment{{Name: "a.jpg", MIME: "image/jpeg", Data: []byte("jpg")}}},
+	})
 }
 
 func TestFailures(t *testing.T) {
 	cap := transporttest.NewCapture(t)
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		name      string
-		reply     transporttest.Response
-		status    string
-		permanent bool
-		retryS    int
-		errText   string
-	}{
-		{name: "400", reply: transporttest.Response{Status: 400, Body: `{"code":400,"message":"failed to get device token: failed to get [x] device token from database","timestamp":1}`},
-			status: sdk.StatusFailed, permanent: true, errText: "HTTP 400: failed to get device token"},
-		{name: "500", reply: transporttest.Response{Status: 500, Body: "oops"}, status: sdk.StatusRetry, errText: "HTTP 500: oops"},
-		{name: "429", reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "7"}, Body: "slow down"},
-			status: sdk.StatusRetry, retryS: 7, errText: "slow down"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cap.Reply(tc.reply)
-			res, err := transporttest.Send(t, eng, "bark", sdk.SendRequest{URL: "bark://" + cap.Host() + "/key", Body: "x"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Status != tc.status || res.Permanent != tc.permanent || res.RetryAfterS != tc.retryS || !strings.Contains(res.Error, tc.errText) {
-				t.Errorf("result = %+v, want status %s permanent %v retry %d error containing %q", res, tc.status, tc.permanent, tc.retryS, tc.errText)
-			}
-		})
-	}
+	transporttest.RunFailures(t, eng, cap, "bark", "bark://HOST/key", []transporttest.Failure{
+		{Name: "400", Reply: transporttest.Response{Status: 400, Body: `{"code":400,"message":"failed to get device token: failed to get [x] device token from database","timestamp":1}`},
+			Status: sdk.StatusFailed, Permanent: true, ErrText: "HTTP 400: failed to get device token"},
+		{Name: "500", Reply: transporttest.Response{Status: 500, Body: "oops"}, Status: sdk.StatusRetry, ErrText: "HTTP 500: oops"},
+		{Name: "429", Reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "7"}, Body: "slow down"},
+			Status: sdk.StatusRetry, RetryS: 7, ErrText: "slow down"},
+	})
 }
 
 // A device that fails does not stop the others; the result is the failure.
@@ -115,28 +65,10 @@ func TestFailureContinues(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		url, err, redacted, hosts, format string
-	}{
-		{url: "barks://api.day.app/secretkey", redacted: "barks://api.day.app/****", hosts: "api.day.app"},
-		{url: "bark://bob:pw@10.0.0.4:8080/k1/k2?format=markdown", redacted: "bark://bob:****@10.0.0.4:8080/****/****", hosts: "10.0.0.4", format: "markdown"},
-		{url: "bark://bark.local", err: "no device key"},
-		{url: "bark://bad_host!/key", err: "is not a host name"},
-	} {
-		t.Run(tc.url, func(t *testing.T) {
-			vr, err := eng.Validate(context.Background(), "bark", tc.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.err != "" {
-				if vr.OK || !strings.Contains(vr.Error, tc.err) {
-					t.Errorf("validate = %+v, want error containing %q", vr, tc.err)
-				}
-				return
-			}
-			if !vr.OK || vr.RedactedURL != tc.redacted || strings.Join(vr.Hosts, ",") != tc.hosts || vr.Options["format"] != tc.format {
-				t.Errorf("validate = %+v, want redacted %q hosts %q format %q", vr, tc.redacted, tc.hosts, tc.format)
-			}
-		})
-	}
+	transporttest.RunValidate(t, eng, "bark", []transporttest.Validation{
+		{URL: "barks://api.day.app/secretkey", Redacted: "barks://api.day.app/****", Hosts: "api.day.app"},
+		{URL: "bark://bob:pw@10.0.0.4:8080/k1/k2?format=markdown", Redacted: "bark://bob:****@10.0.0.4:8080/****/****", Hosts: "10.0.0.4", Format: "markdown"},
+		{URL: "bark://bark.local", Err: "no device key"},
+		{URL: "bark://bad_host!/key", Err: "is not a host name"},
+	})
 }

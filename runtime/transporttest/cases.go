@@ -1,0 +1,119 @@
+package transporttest
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/moonrelay/moonrelay/guests/sdk"
+	"github.com/moonrelay/moonrelay/runtime"
+)
+
+// Case is one golden delivery: a notifier URL ("HOST" is replaced by the
+// capture server's host:port), the message and its attachments.
+type Case struct {
+	Name                                string
+	URL                                 string
+	Title, Body, BodyFormat, NotifyType string
+	Attachments                         []runtime.Attachment
+}
+
+// RunGolden validates and sends each case through guest, and compares the
+// requests the capture server received for it, in order, with
+// testdata/<Name>.golden. NotifyType defaults to "info".
+func RunGolden(t *testing.T, eng *runtime.Engine, cap *Capture, guest string, cases []Case) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			seen := len(cap.Requests())
+			url := strings.ReplaceAll(tc.URL, "HOST", cap.Host())
+			vr, err := eng.Validate(context.Background(), guest, url)
+			if err != nil || !vr.OK {
+				t.Fatalf("validate: %v %+v", err, vr)
+			}
+			nt := tc.NotifyType
+			if nt == "" {
+				nt = "info"
+			}
+			res, err := Send(t, eng, guest, sdk.SendRequest{URL: url, Title: tc.Title, Body: tc.Body, BodyFormat: tc.BodyFormat, NotifyType: nt}, tc.Attachments...)
+			if err != nil || !res.OK {
+				t.Fatalf("send: %v %+v", err, res)
+			}
+			Golden(t, "testdata/"+tc.Name+".golden", cap.DumpSince(seen))
+		})
+	}
+}
+
+// DumpSince dumps the requests received after the first seen ones, in
+// order, separated by "----" lines.
+func (c *Capture) DumpSince(seen int) []byte {
+	var b bytes.Buffer
+	for i, r := range c.Requests()[seen:] {
+		if i > 0 {
+			b.WriteString("----\n")
+		}
+		b.Write(c.Dump(r))
+	}
+	return b.Bytes()
+}
+
+// Failure is one answer of the service and the result the guest must give
+// for it.
+type Failure struct {
+	Name      string
+	Reply     Response
+	Status    string // sdk.StatusFailed or sdk.StatusRetry
+	Permanent bool
+	RetryS    int
+	ErrText   string // the result's error must contain it
+}
+
+// RunFailures sends one message to url ("HOST" replaced as in RunGolden)
+// per case, with the capture server answering the case's Reply, and checks
+// the result's status, permanence, retry delay and error text.
+func RunFailures(t *testing.T, eng *runtime.Engine, cap *Capture, guest, url string, cases []Failure) {
+	t.Helper()
+	url = strings.ReplaceAll(url, "HOST", cap.Host())
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			cap.Reply(tc.Reply)
+			res, err := Send(t, eng, guest, sdk.SendRequest{URL: url, Body: "x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != tc.Status || res.Permanent != tc.Permanent || res.RetryAfterS != tc.RetryS || !strings.Contains(res.Error, tc.ErrText) {
+				t.Errorf("result = %+v, want status %s permanent %v retry %d error containing %q", res, tc.Status, tc.Permanent, tc.RetryS, tc.ErrText)
+			}
+		})
+	}
+}
+
+// Validation is a notifier URL and what mr_validate must answer: an error
+// containing Err, or OK with this redacted URL, these hosts (joined with
+// ",") and, when Format is set, this format option.
+type Validation struct {
+	URL, Err, Redacted, Hosts, Format string
+}
+
+// RunValidate checks mr_validate of guest for each case.
+func RunValidate(t *testing.T, eng *runtime.Engine, guest string, cases []Validation) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.URL, func(t *testing.T) {
+			vr, err := eng.Validate(context.Background(), guest, tc.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.Err != "" {
+				if vr.OK || !strings.Contains(vr.Error, tc.Err) {
+					t.Errorf("validate = %+v, want error containing %q", vr, tc.Err)
+				}
+				return
+			}
+			if !vr.OK || vr.RedactedURL != tc.Redacted || strings.Join(vr.Hosts, ",") != tc.Hosts || vr.Options["format"] != tc.Format {
+				t.Errorf("validate = %+v, want redacted %q hosts %q format %q", vr, tc.Redacted, tc.Hosts, tc.Format)
+			}
+		})
+	}
+}
