@@ -72,71 +72,35 @@ func TestGolden(t *testing.T) {
 }
 
 func TestFailures(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		reply     transporttest.Response
-		status    string
-		permanent bool
-		retryS    int
-		errText   string
-	}{
-		{name: "400", reply: transporttest.Response{Status: 400, Body: `{"error":"An invalid payload was specified."}`},
-			status: sdk.StatusFailed, permanent: true, errText: "apprise: HTTP 400: An invalid payload was specified."},
-		{name: "404", reply: transporttest.Response{Status: 404, Body: `{"error":"There was no configuration found."}`},
-			status: sdk.StatusFailed, permanent: true, errText: "HTTP 404: There was no configuration found."},
-		{name: "424", reply: transporttest.Response{Status: 424, Body: `{"error":"One or more notification could not be sent."}`},
-			status: sdk.StatusFailed, errText: "HTTP 424: One or more notification could not be sent."},
-		{name: "500", reply: transporttest.Response{Status: 500, Body: "oops"},
-			status: sdk.StatusRetry, errText: "apprise: HTTP 500: oops"},
-		{name: "429", reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "15"}, Body: "slow down"},
-			status: sdk.StatusRetry, retryS: 15, errText: "slow down"},
-		{name: "204_not_sent", reply: transporttest.Response{Status: 204},
-			status: sdk.StatusFailed, permanent: true, errText: "HTTP 204"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cap, eng := engine(t)
-			cap.Reply(tc.reply)
-			res, err := transporttest.Send(t, eng, "apprise", sdk.SendRequest{URL: "apprise://" + cap.Host() + "/abc123", Body: "x"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Status != tc.status || res.Permanent != tc.permanent || res.RetryAfterS != tc.retryS || !strings.Contains(res.Error, tc.errText) {
-				t.Errorf("result = %+v, want status %s permanent %v retry %d error containing %q", res, tc.status, tc.permanent, tc.retryS, tc.errText)
-			}
-		})
-	}
+	cap, eng := engine(t)
+	transporttest.RunFailures(t, eng, cap, "apprise", "apprise://HOST/abc123", []transporttest.Failure{
+		{Name: "400", Reply: transporttest.Response{Status: 400, Body: `{"error":"An invalid payload was specified."}`},
+			Status: sdk.StatusFailed, Permanent: true, ErrText: "apprise: HTTP 400: An invalid payload was specified."},
+		{Name: "404", Reply: transporttest.Response{Status: 404, Body: `{"error":"There was no configuration found."}`},
+			Status: sdk.StatusFailed, Permanent: true, ErrText: "HTTP 404: There was no configuration found."},
+		{Name: "424", Reply: transporttest.Response{Status: 424, Body: `{"error":"One or more notification could not be sent."}`},
+			Status: sdk.StatusFailed, ErrText: "HTTP 424: One or more notification could not be sent."},
+		{Name: "500", Reply: transporttest.Response{Status: 500, Body: "oops"},
+			Status: sdk.StatusRetry, ErrText: "apprise: HTTP 500: oops"},
+		{Name: "429", Reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "15"}, Body: "slow down"},
+			Status: sdk.StatusRetry, RetryS: 15, ErrText: "slow down"},
+		{Name: "204_not_sent", Reply: transporttest.Response{Status: 204},
+			Status: sdk.StatusFailed, Permanent: true, ErrText: "HTTP 204"},
+	})
 }
 
 func TestValidate(t *testing.T) {
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		url, err, redacted, hosts, format string
-	}{
-		{url: "apprise://apprise.local:8000/abc123", redacted: "apprise://apprise.local:8000/****", hosts: "apprise.local"},
-		{url: "apprises://bob:pw@10.0.0.2/sub/abc123?format=html", redacted: "apprises://bob:****@10.0.0.2/sub/****", hosts: "10.0.0.2", format: "html"},
-		{url: "apprise://apprise.local", err: "needs the configuration key"},
-		{url: "apprise://bad_host_/abc", err: "is not a host name"},
-		{url: "apprise://apprise.local/bad.key", err: `key "bad.key" must be`},
-		{url: "apprise://apprise.local/abc?method=xml", err: "method=xml is not form or json"},
-		{url: "apprise://apprise.local/abc?+Bad%20Header=x", err: "is not a valid HTTP header name"},
-		{url: "apprise://apprise.local/abc?format=rtf", err: "format=rtf"},
-	} {
-		t.Run(tc.url, func(t *testing.T) {
-			vr, err := eng.Validate(context.Background(), "apprise", tc.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.err != "" {
-				if vr.OK || !strings.Contains(vr.Error, tc.err) {
-					t.Errorf("validate = %+v, want error containing %q", vr, tc.err)
-				}
-				return
-			}
-			if !vr.OK || vr.RedactedURL != tc.redacted || strings.Join(vr.Hosts, ",") != tc.hosts || vr.Options["format"] != tc.format {
-				t.Errorf("validate = %+v, want redacted %q hosts %q format %q", vr, tc.redacted, tc.hosts, tc.format)
-			}
-		})
-	}
+	transporttest.RunValidate(t, eng, "apprise", []transporttest.Validation{
+		{URL: "apprise://apprise.local:8000/abc123", Redacted: "apprise://apprise.local:8000/****", Hosts: "apprise.local"},
+		{URL: "apprises://bob:pw@10.0.0.2/sub/abc123?format=html", Redacted: "apprises://bob:****@10.0.0.2/sub/****", Hosts: "10.0.0.2", Format: "html"},
+		{URL: "apprise://apprise.local", Err: "needs the configuration key"},
+		{URL: "apprise://bad_host_/abc", Err: "is not a host name"},
+		{URL: "apprise://apprise.local/bad.key", Err: `key "bad.key" must be`},
+		{URL: "apprise://apprise.local/abc?method=xml", Err: "method=xml is not form or json"},
+		{URL: "apprise://apprise.local/abc?+Bad%20Header=x", Err: "is not a valid HTTP header name"},
+		{URL: "apprise://apprise.local/abc?format=rtf", Err: "format=rtf"},
+	})
 }
 
 func TestUUID(t *testing.T) {

@@ -92,32 +92,14 @@ func maskBoundary(dump []byte) []byte {
 func TestFailures(t *testing.T) {
 	cap := transporttest.NewCapture(t)
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		name      string
-		reply     transporttest.Response
-		status    string
-		permanent bool
-		retryS    int
-		errText   string
-	}{
-		{name: "400", reply: transporttest.Response{Status: 400, Body: "message is required"},
-			status: sdk.StatusFailed, permanent: true, errText: "form: POST answered HTTP 400: message is required"},
-		{name: "500", reply: transporttest.Response{Status: 500, Body: "oops"}, status: sdk.StatusRetry, errText: "form: POST answered HTTP 500: oops"},
-		{name: "429", reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "7"}, Body: "slow down"},
-			status: sdk.StatusRetry, retryS: 7, errText: "HTTP 429: slow down"},
-		{name: "201 is sent", reply: transporttest.Response{Status: 201}, status: sdk.StatusSent},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cap.Reply(tc.reply)
-			res, err := transporttest.Send(t, eng, "form", sdk.SendRequest{URL: "form://" + cap.Host() + "/", Body: "x"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Status != tc.status || res.Permanent != tc.permanent || res.RetryAfterS != tc.retryS || !strings.Contains(res.Error, tc.errText) {
-				t.Errorf("result = %+v, want status %s permanent %v retry %d error containing %q", res, tc.status, tc.permanent, tc.retryS, tc.errText)
-			}
-		})
-	}
+	transporttest.RunFailures(t, eng, cap, "form", "form://HOST/", []transporttest.Failure{
+		{Name: "400", Reply: transporttest.Response{Status: 400, Body: "message is required"},
+			Status: sdk.StatusFailed, Permanent: true, ErrText: "form: POST answered HTTP 400: message is required"},
+		{Name: "500", Reply: transporttest.Response{Status: 500, Body: "oops"}, Status: sdk.StatusRetry, ErrText: "form: POST answered HTTP 500: oops"},
+		{Name: "429", Reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "7"}, Body: "slow down"},
+			Status: sdk.StatusRetry, RetryS: 7, ErrText: "HTTP 429: slow down"},
+		{Name: "201 is sent", Reply: transporttest.Response{Status: 201}, Status: sdk.StatusSent},
+	})
 }
 
 func TestValidate(t *testing.T) {

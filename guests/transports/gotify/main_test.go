@@ -54,61 +54,25 @@ func TestGolden(t *testing.T) {
 func TestFailures(t *testing.T) {
 	cap := transporttest.NewCapture(t)
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		name      string
-		reply     transporttest.Response
-		status    string
-		permanent bool
-		retryS    int
-		errText   string
-	}{
-		{name: "400", reply: transporttest.Response{Status: 400, Body: `{"error":"Bad Request","errorCode":400,"errorDescription":"Field 'message' is required"}`},
-			status: sdk.StatusFailed, permanent: true, errText: "HTTP 400: Bad Request: Field 'message' is required"},
-		{name: "401", reply: transporttest.Response{Status: 401, Body: `{"error":"Unauthorized","errorCode":401,"errorDescription":"you need to provide a valid access token or user credentials to access this api"}`},
-			status: sdk.StatusFailed, permanent: true, errText: "valid access token"},
-		{name: "500", reply: transporttest.Response{Status: 500, Body: "oops"}, status: sdk.StatusRetry, errText: "HTTP 500: oops"},
-		{name: "429", reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "12"}, Body: "slow down"},
-			status: sdk.StatusRetry, retryS: 12, errText: "slow down"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cap.Reply(tc.reply)
-			res, err := transporttest.Send(t, eng, "gotify", sdk.SendRequest{URL: "gotify://" + cap.Host() + "/tok", Body: "x"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Status != tc.status || res.Permanent != tc.permanent || res.RetryAfterS != tc.retryS || !strings.Contains(res.Error, tc.errText) {
-				t.Errorf("result = %+v, want status %s permanent %v retry %d error containing %q", res, tc.status, tc.permanent, tc.retryS, tc.errText)
-			}
-		})
-	}
+	transporttest.RunFailures(t, eng, cap, "gotify", "gotify://HOST/tok", []transporttest.Failure{
+		{Name: "400", Reply: transporttest.Response{Status: 400, Body: `{"error":"Bad Request","errorCode":400,"errorDescription":"Field 'message' is required"}`},
+			Status: sdk.StatusFailed, Permanent: true, ErrText: "HTTP 400: Bad Request: Field 'message' is required"},
+		{Name: "401", Reply: transporttest.Response{Status: 401, Body: `{"error":"Unauthorized","errorCode":401,"errorDescription":"you need to provide a valid access token or user credentials to access this api"}`},
+			Status: sdk.StatusFailed, Permanent: true, ErrText: "valid access token"},
+		{Name: "500", Reply: transporttest.Response{Status: 500, Body: "oops"}, Status: sdk.StatusRetry, ErrText: "HTTP 500: oops"},
+		{Name: "429", Reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "12"}, Body: "slow down"},
+			Status: sdk.StatusRetry, RetryS: 12, ErrText: "slow down"},
+	})
 }
 
 func TestValidate(t *testing.T) {
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		url, err, redacted, hosts, format string
-	}{
-		{url: "gotify://gotify.local/AbCdEf123", redacted: "gotify://gotify.local/****", hosts: "gotify.local"},
-		{url: "gotifys://10.0.0.3:8080/sub/path/AbCdEf123?format=markdown", redacted: "gotifys://10.0.0.3:8080/sub/path/****", hosts: "10.0.0.3", format: "markdown"},
-		{url: "gotify://gotify.local", err: "no application token"},
-		{url: "gotify://bad_host!/tok", err: "is not a host name"},
-	} {
-		t.Run(tc.url, func(t *testing.T) {
-			vr, err := eng.Validate(context.Background(), "gotify", tc.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.err != "" {
-				if vr.OK || !strings.Contains(vr.Error, tc.err) {
-					t.Errorf("validate = %+v, want error containing %q", vr, tc.err)
-				}
-				return
-			}
-			if !vr.OK || vr.RedactedURL != tc.redacted || strings.Join(vr.Hosts, ",") != tc.hosts || vr.Options["format"] != tc.format {
-				t.Errorf("validate = %+v, want redacted %q hosts %q format %q", vr, tc.redacted, tc.hosts, tc.format)
-			}
-		})
-	}
+	transporttest.RunValidate(t, eng, "gotify", []transporttest.Validation{
+		{URL: "gotify://gotify.local/AbCdEf123", Redacted: "gotify://gotify.local/****", Hosts: "gotify.local"},
+		{URL: "gotifys://10.0.0.3:8080/sub/path/AbCdEf123?format=markdown", Redacted: "gotifys://10.0.0.3:8080/sub/path/****", Hosts: "10.0.0.3", Format: "markdown"},
+		{URL: "gotify://gotify.local", Err: "no application token"},
+		{URL: "gotify://bad_host!/tok", Err: "is not a host name"},
+	})
 }
 
 func TestURL(t *testing.T) {

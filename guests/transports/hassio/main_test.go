@@ -67,64 +67,28 @@ func TestGolden(t *testing.T) {
 func TestFailures(t *testing.T) {
 	cap := transporttest.NewCapture(t)
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		name      string
-		reply     transporttest.Response
-		status    string
-		permanent bool
-		retryS    int
-		errText   string
-	}{
-		{name: "400", reply: transporttest.Response{Status: 400, Body: `{"message": "Invalid JSON specified."}`},
-			status: sdk.StatusFailed, permanent: true, errText: "HTTP 400: Invalid JSON specified."},
-		{name: "401", reply: transporttest.Response{Status: 401, Body: "401: Unauthorized"},
-			status: sdk.StatusFailed, permanent: true, errText: "HTTP 401: 401: Unauthorized"},
-		{name: "500", reply: transporttest.Response{Status: 500, Body: "500 Internal Server Error"}, status: sdk.StatusRetry, errText: "HTTP 500"},
-		{name: "429", reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "60"}, Body: "slow down"},
-			status: sdk.StatusRetry, retryS: 60, errText: "slow down"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cap.Reply(tc.reply)
-			res, err := transporttest.Send(t, eng, "hassio", sdk.SendRequest{URL: "hassio://" + cap.Host() + "/tok", Body: "x"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Status != tc.status || res.Permanent != tc.permanent || res.RetryAfterS != tc.retryS || !strings.Contains(res.Error, tc.errText) {
-				t.Errorf("result = %+v, want status %s permanent %v retry %d error containing %q", res, tc.status, tc.permanent, tc.retryS, tc.errText)
-			}
-		})
-	}
+	transporttest.RunFailures(t, eng, cap, "hassio", "hassio://HOST/tok", []transporttest.Failure{
+		{Name: "400", Reply: transporttest.Response{Status: 400, Body: `{"message": "Invalid JSON specified."}`},
+			Status: sdk.StatusFailed, Permanent: true, ErrText: "HTTP 400: Invalid JSON specified."},
+		{Name: "401", Reply: transporttest.Response{Status: 401, Body: "401: Unauthorized"},
+			Status: sdk.StatusFailed, Permanent: true, ErrText: "HTTP 401: 401: Unauthorized"},
+		{Name: "500", Reply: transporttest.Response{Status: 500, Body: "500 Internal Server Error"}, Status: sdk.StatusRetry, ErrText: "HTTP 500"},
+		{Name: "429", Reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "60"}, Body: "slow down"},
+			Status: sdk.StatusRetry, RetryS: 60, ErrText: "slow down"},
+	})
 }
 
 func TestValidate(t *testing.T) {
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		url, err, redacted, hosts, format string
-	}{
-		{url: "hassio://homeassistant.local/" + token, redacted: "hassio://homeassistant.local:8123/****", hosts: "homeassistant.local"},
-		{url: "hassios://bob:pw@ha.example.com/ha/" + token + "?nid=voron", redacted: "hassios://bob:****@ha.example.com/ha/****?nid=voron", hosts: "ha.example.com"},
-		{url: "hassio://ha.local/" + token + "?format=markdown", redacted: "hassio://ha.local:8123/****", hosts: "ha.local", format: "markdown"},
-		{url: "hassio://10.0.0.5:8124?accesstoken=" + token, redacted: "hassio://10.0.0.5:8124/****", hosts: "10.0.0.5"},
-		{url: "hassio://homeassistant.local", err: "no long-lived access token"},
-		{url: "hassio:///" + token, err: "names no host"},
-		{url: "hassio://homeassistant.local/" + token + "?nid=bad.id", err: `nid "bad.id" may hold only`},
-	} {
-		t.Run(tc.url, func(t *testing.T) {
-			vr, err := eng.Validate(context.Background(), "hassio", tc.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.err != "" {
-				if vr.OK || !strings.Contains(vr.Error, tc.err) {
-					t.Errorf("validate = %+v, want error containing %q", vr, tc.err)
-				}
-				return
-			}
-			if !vr.OK || vr.RedactedURL != tc.redacted || strings.Join(vr.Hosts, ",") != tc.hosts || vr.Options["format"] != tc.format {
-				t.Errorf("validate = %+v, want redacted %q hosts %q format %q", vr, tc.redacted, tc.hosts, tc.format)
-			}
-		})
-	}
+	transporttest.RunValidate(t, eng, "hassio", []transporttest.Validation{
+		{URL: "hassio://homeassistant.local/" + token, Redacted: "hassio://homeassistant.local:8123/****", Hosts: "homeassistant.local"},
+		{URL: "hassios://bob:pw@ha.example.com/ha/" + token + "?nid=voron", Redacted: "hassios://bob:****@ha.example.com/ha/****?nid=voron", Hosts: "ha.example.com"},
+		{URL: "hassio://ha.local/" + token + "?format=markdown", Redacted: "hassio://ha.local:8123/****", Hosts: "ha.local", Format: "markdown"},
+		{URL: "hassio://10.0.0.5:8124?accesstoken=" + token, Redacted: "hassio://10.0.0.5:8124/****", Hosts: "10.0.0.5"},
+		{URL: "hassio://homeassistant.local", Err: "no long-lived access token"},
+		{URL: "hassio:///" + token, Err: "names no host"},
+		{URL: "hassio://homeassistant.local/" + token + "?nid=bad.id", Err: `nid "bad.id" may hold only`},
+	})
 }
 
 func TestServiceURL(t *testing.T) {

@@ -112,31 +112,13 @@ func TestFailures(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		url, err, redacted, format string
-	}{
-		{url: "ifttt://KEY/b/a", redacted: "ifttt://****/a/b"},
-		{url: "https://maker.ifttt.com/use/KEY/ev?format=html", redacted: "ifttt://****/ev", format: "html"},
-		{url: "ifttt://KEY", err: "needs at least one event"},
-		{url: "https://maker.ifttt.com/use/KEY", err: "needs at least one event"},
-		{url: "https://maker.ifttt.com/use/KEY/bad%20event", err: "not an IFTTT webhook URL"},
-		{url: "ifttt:///ev", err: "needs your webhook key"},
-		{url: "ifttt://KEY/ev?format=rtf", err: "format=rtf"},
-	} {
-		t.Run(tc.url, func(t *testing.T) {
-			vr, err := eng.Validate(context.Background(), "ifttt", tc.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.err != "" {
-				if vr.OK || !strings.Contains(vr.Error, tc.err) {
-					t.Errorf("validate = %+v, want error containing %q", vr, tc.err)
-				}
-				return
-			}
-			if !vr.OK || vr.RedactedURL != tc.redacted || strings.Join(vr.Hosts, ",") != apiHost || vr.Options["format"] != tc.format {
-				t.Errorf("validate = %+v, want redacted %q format %q", vr, tc.redacted, tc.format)
-			}
-		})
-	}
+	transporttest.RunValidate(t, eng, "ifttt", []transporttest.Validation{
+		{URL: "ifttt://KEY/b/a", Redacted: "ifttt://****/a/b", Hosts: apiHost},
+		{URL: "https://maker.ifttt.com/use/KEY/ev?format=html", Redacted: "ifttt://****/ev", Hosts: apiHost, Format: "html"},
+		{URL: "ifttt://KEY", Err: "needs at least one event"},
+		{URL: "https://maker.ifttt.com/use/KEY", Err: "needs at least one event"},
+		{URL: "https://maker.ifttt.com/use/KEY/bad%20event", Err: "not an IFTTT webhook URL"},
+		{URL: "ifttt:///ev", Err: "needs your webhook key"},
+		{URL: "ifttt://KEY/ev?format=rtf", Err: "format=rtf"},
+	})
 }

@@ -86,33 +86,15 @@ func TestGolden(t *testing.T) {
 func TestFailures(t *testing.T) {
 	cap := transporttest.NewCapture(t)
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		name      string
-		reply     transporttest.Response
-		status    string
-		permanent bool
-		retryS    int
-		errText   string
-	}{
-		{name: "400", reply: transporttest.Response{Status: 400, Body: `{"error":"missing field"}`},
-			status: sdk.StatusFailed, permanent: true, errText: `json: POST answered HTTP 400: {"error":"missing field"}`},
-		{name: "500", reply: transporttest.Response{Status: 500, Body: "oops"}, status: sdk.StatusRetry, errText: "json: POST answered HTTP 500: oops"},
-		{name: "429", reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "12"}, Body: "slow down"},
-			status: sdk.StatusRetry, retryS: 12, errText: "HTTP 429: slow down"},
-		{name: "204 is sent", reply: transporttest.Response{Status: 204}, status: sdk.StatusSent},
-		{name: "302 unfollowed", reply: transporttest.Response{Status: 302}, status: sdk.StatusFailed, errText: "HTTP 302"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cap.Reply(tc.reply)
-			res, err := transporttest.Send(t, eng, "json", sdk.SendRequest{URL: "json://" + cap.Host() + "/", Body: "x"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Status != tc.status || res.Permanent != tc.permanent || res.RetryAfterS != tc.retryS || !strings.Contains(res.Error, tc.errText) {
-				t.Errorf("result = %+v, want status %s permanent %v retry %d error containing %q", res, tc.status, tc.permanent, tc.retryS, tc.errText)
-			}
-		})
-	}
+	transporttest.RunFailures(t, eng, cap, "json", "json://HOST/", []transporttest.Failure{
+		{Name: "400", Reply: transporttest.Response{Status: 400, Body: `{"error":"missing field"}`},
+			Status: sdk.StatusFailed, Permanent: true, ErrText: `json: POST answered HTTP 400: {"error":"missing field"}`},
+		{Name: "500", Reply: transporttest.Response{Status: 500, Body: "oops"}, Status: sdk.StatusRetry, ErrText: "json: POST answered HTTP 500: oops"},
+		{Name: "429", Reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "12"}, Body: "slow down"},
+			Status: sdk.StatusRetry, RetryS: 12, ErrText: "HTTP 429: slow down"},
+		{Name: "204 is sent", Reply: transporttest.Response{Status: 204}, Status: sdk.StatusSent},
+		{Name: "302 unfollowed", Reply: transporttest.Response{Status: 302}, Status: sdk.StatusFailed, ErrText: "HTTP 302"},
+	})
 }
 
 func TestNetworkErrorRetries(t *testing.T) {

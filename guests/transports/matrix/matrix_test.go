@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"regexp"
 	"strings"
 	"testing"
@@ -33,14 +32,7 @@ var (
 
 // dump writes the requests made since index from, for one golden file.
 func dump(c *transporttest.Capture, from int) []byte {
-	var b bytes.Buffer
-	for i, r := range c.Requests()[from:] {
-		if i > 0 {
-			b.WriteString("----\n")
-		}
-		b.Write(c.Dump(r))
-	}
-	out := uuidRE.ReplaceAll(b.Bytes(), []byte("UUID"))
+	out := uuidRE.ReplaceAll(c.DumpSince(from), []byte("UUID"))
 	return tsRE.ReplaceAll(out, []byte(`"ts": TS`))
 }
 

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"strings"
 	"testing"
 
@@ -23,96 +21,48 @@ var (
 func TestGolden(t *testing.T) {
 	cap := transporttest.NewCapture(t)
 	eng := transporttest.Engine(t, map[string]string{"ntfy.sh": cap.URL, "ntfy.example.com": cap.URL}, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		name, url, title, body string
-		atts                   []runtime.Attachment
-	}{
-		{name: "cloud_plain", url: "ntfy://mytopic", body: "Print finished"},
-		{name: "cloud_title_body", url: "ntfys://mytopic", title: "Voron 2.4", body: "benchy.gcode done in 1h02m"},
-		{name: "native_https", url: "https://ntfy.sh/mytopic", title: "T", body: "B"},
-		{name: "native_query_to", url: "https://ntfy.sh?to=alpha,beta&priority=high", body: "two topics"},
-		{name: "private_plain", url: "ntfy://HOST/printer", title: "Job", body: "done"},
-		{name: "private_https_port_topics", url: "ntfys://ntfy.example.com:8443/zeta/alpha", body: "sent to zeta then alpha"},
-		{name: "private_basic_auth", url: "ntfy://bob:s3cret@HOST/printer", body: "auth"},
-		{name: "private_user_no_password", url: "ntfy://bob@HOST/printer", body: "requests writes None"},
-		{name: "private_token_user", url: "ntfy://tk_abcdef123@HOST/printer", body: "token"},
-		{name: "private_token_option", url: "ntfy://HOST/printer?token=tk_xyz", body: "token"},
-		{name: "private_auth_token_password", url: "ntfy://bob:tk_pw@HOST/printer?auth=token", body: "token from password"},
-		{name: "cloud_ignores_auth", url: "ntfy://bob:s3cret@mytopic", body: "no credentials to ntfy.sh"},
-		{name: "options", url: "ntfy://HOST/printer?priority=emergency&tags=warning,skull,warning&click=https://printer.local/&delay=30min&email=me@example.com&actions=view,Open,https://x.y/",
-			title: "Error", body: "Thermal runaway"},
-		{name: "priority_number", url: "ntfy://HOST/printer?priority=2", body: "low"},
-		{name: "priority_default_no_header", url: "ntfy://HOST/printer?priority=default", body: "x"},
-		{name: "click_international", url: "ntfy://HOST/printer?click=https://通知の例", body: "x"},
-		{name: "avatar_url", url: "ntfy://HOST/printer?avatar_url=https://example.com/i.png", body: "x"},
-		{name: "no_image", url: "ntfy://HOST/printer?image=no", body: "x"},
-		{name: "attach_url", url: "ntfy://HOST/printer?attach=http://example.com/file.jpg&filename=smoke.jpg", title: "t", body: "b"},
-		{name: "markdown", url: "ntfy://HOST/printer?format=markdown", title: "T", body: "**bold**"},
-		{name: "unicode_json", url: "ntfy://HOST/printer", title: "État <ok> & \"quoted\"", body: "100°C\n✓ done 😀"},
-		{name: "attachments", url: "ntfy://HOST/printer?priority=high", title: "Done", body: "with files", atts: []runtime.Attachment{png, text}},
-		{name: "attachment_cloud", url: "ntfy://mytopic", body: "snap", atts: []runtime.Attachment{png}},
-		{name: "large_message_as_file", url: "ntfy://bob:pw@HOST/printer", title: "My Title", body: strings.Repeat("b", 8000)},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			seen := len(cap.Requests())
-			url := strings.ReplaceAll(tc.url, "HOST", cap.Host())
-			vr, err := eng.Validate(context.Background(), "ntfy", url)
-			if err != nil || !vr.OK {
-				t.Fatalf("validate: %v %+v", err, vr)
-			}
-			res, err := transporttest.Send(t, eng, "ntfy", sdk.SendRequest{URL: url, Title: tc.title, Body: tc.body, NotifyType: "info"}, tc.atts...)
-			if err != nil || !res.OK {
-				t.Fatalf("send: %v %+v", err, res)
-			}
-			transporttest.Golden(t, "testdata/"+tc.name+".golden", dumpAll(cap, seen))
-		})
-	}
-}
-
-// dumpAll dumps the requests the capture server received after the first
-// seen ones, in order.
-func dumpAll(cap *transporttest.Capture, seen int) []byte {
-	var b bytes.Buffer
-	for i, r := range cap.Requests()[seen:] {
-		if i > 0 {
-			b.WriteString("----\n")
-		}
-		b.Write(cap.Dump(r))
-	}
-	return b.Bytes()
+	transporttest.RunGolden(t, eng, cap, "ntfy", []transporttest.Case{
+		{Name: "cloud_plain", URL: "ntfy://mytopic", Body: "Print finished"},
+		{Name: "cloud_title_body", URL: "ntfys://mytopic", Title: "Voron 2.4", Body: "benchy.gcode done in 1h02m"},
+		{Name: "native_https", URL: "https://ntfy.sh/mytopic", Title: "T", Body: "B"},
+		{Name: "native_query_to", URL: "https://ntfy.sh?to=alpha,beta&priority=high", Body: "two topics"},
+		{Name: "private_plain", URL: "ntfy://HOST/printer", Title: "Job", Body: "done"},
+		{Name: "private_https_port_topics", URL: "ntfys://ntfy.example.com:8443/zeta/alpha", Body: "sent to zeta then alpha"},
+		{Name: "private_basic_auth", URL: "ntfy://bob:s3cret@HOST/printer", Body: "auth"},
+		{Name: "private_user_no_password", URL: "ntfy://bob@HOST/printer", Body: "requests writes None"},
+		{Name: "private_token_user", URL: "ntfy://tk_abcdef123@HOST/printer", Body: "token"},
+		{Name: "private_token_option", URL: "ntfy://HOST/printer?token=tk_xyz", Body: "token"},
+		{Name: "private_auth_token_password", URL: "ntfy://bob:tk_pw@HOST/printer?auth=token", Body: "token from password"},
+		{Name: "cloud_ignores_auth", URL: "ntfy://bob:s3cret@mytopic", Body: "no credentials to ntfy.sh"},
+		{Name: "options", URL: "ntfy://HOST/printer?priority=emergency&tags=warning,skull,warning&click=https://printer.local/&delay=30min&email=me@example.com&actions=view,Open,https://x.y/",
+			Title: "Error", Body: "Thermal runaway"},
+		{Name: "priority_number", URL: "ntfy://HOST/printer?priority=2", Body: "low"},
+		{Name: "priority_default_no_header", URL: "ntfy://HOST/printer?priority=default", Body: "x"},
+		{Name: "click_international", URL: "ntfy://HOST/printer?click=https://通知の例", Body: "x"},
+		{Name: "avatar_url", URL: "ntfy://HOST/printer?avatar_url=https://example.com/i.png", Body: "x"},
+		{Name: "no_image", URL: "ntfy://HOST/printer?image=no", Body: "x"},
+		{Name: "attach_url", URL: "ntfy://HOST/printer?attach=http://example.com/file.jpg&filename=smoke.jpg", Title: "t", Body: "b"},
+		{Name: "markdown", URL: "ntfy://HOST/printer?format=markdown", Title: "T", Body: "**bold**"},
+		{Name: "unicode_json", URL: "ntfy://HOST/printer", Title: "État <ok> & \"quoted\"", Body: "100°C\n✓ done 😀"},
+		{Name: "attachments", URL: "ntfy://HOST/printer?priority=high", Title: "Done", Body: "with files", Attachments: []runtime.Attachment{png, text}},
+		{Name: "attachment_cloud", URL: "ntfy://mytopic", Body: "snap", Attachments: []runtime.Attachment{png}},
+		{Name: "large_message_as_file", URL: "ntfy://bob:pw@HOST/printer", Title: "My Title", Body: strings.Repeat("b", 8000)},
+	})
 }
 
 func TestFailures(t *testing.T) {
 	cap := transporttest.NewCapture(t)
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		name      string
-		reply     transporttest.Response
-		status    string
-		permanent bool
-		retryS    int
-		errText   string
-	}{
-		{name: "400", reply: transporttest.Response{Status: 400, Body: `{"code":40003,"http":400,"error":"invalid request: topic invalid"}`},
-			status: sdk.StatusFailed, permanent: true, errText: "invalid request: topic invalid (HTTP 400, code 40003)"},
-		{name: "403", reply: transporttest.Response{Status: 403, Body: `{"code":40301,"http":403,"error":"forbidden"}`},
-			status: sdk.StatusFailed, permanent: true, errText: "forbidden"},
-		{name: "500", reply: transporttest.Response{Status: 500, Body: "oops"}, status: sdk.StatusRetry, errText: "HTTP 500: oops"},
-		{name: "429", reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "30"}, Body: `{"code":42901,"http":429,"error":"limit reached: too many requests"}`},
-			status: sdk.StatusRetry, retryS: 30, errText: "limit reached"},
-		{name: "201_is_not_200", reply: transporttest.Response{Status: 201, Body: "{}"}, status: sdk.StatusFailed, permanent: true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cap.Reply(tc.reply)
-			res, err := transporttest.Send(t, eng, "ntfy", sdk.SendRequest{URL: "ntfy://" + cap.Host() + "/printer", Body: "x"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Status != tc.status || res.Permanent != tc.permanent || res.RetryAfterS != tc.retryS || !strings.Contains(res.Error, tc.errText) {
-				t.Errorf("result = %+v, want status %s permanent %v retry %d error containing %q", res, tc.status, tc.permanent, tc.retryS, tc.errText)
-			}
-		})
-	}
+	transporttest.RunFailures(t, eng, cap, "ntfy", "ntfy://HOST/printer", []transporttest.Failure{
+		{Name: "400", Reply: transporttest.Response{Status: 400, Body: `{"code":40003,"http":400,"error":"invalid request: topic invalid"}`},
+			Status: sdk.StatusFailed, Permanent: true, ErrText: "invalid request: topic invalid (HTTP 400, code 40003)"},
+		{Name: "403", Reply: transporttest.Response{Status: 403, Body: `{"code":40301,"http":403,"error":"forbidden"}`},
+			Status: sdk.StatusFailed, Permanent: true, ErrText: "forbidden"},
+		{Name: "500", Reply: transporttest.Response{Status: 500, Body: "oops"}, Status: sdk.StatusRetry, ErrText: "HTTP 500: oops"},
+		{Name: "429", Reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "30"}, Body: `{"code":42901,"http":429,"error":"limit reached: too many requests"}`},
+			Status: sdk.StatusRetry, RetryS: 30, ErrText: "limit reached"},
+		{Name: "201_is_not_200", Reply: transporttest.Response{Status: 201, Body: "{}"}, Status: sdk.StatusFailed, Permanent: true},
+	})
 }
 
 // An attachment upload that fails stops the delivery, as in Apprise.
@@ -151,37 +101,19 @@ func TestTextFailureContinues(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		url, err, redacted, hosts, format string
-	}{
-		{url: "ntfy://mytopic", redacted: "ntfys://mytopic", hosts: "ntfy.sh"},
-		{url: "https://ntfy.sh/mytopic", redacted: "ntfys://mytopic", hosts: "ntfy.sh"},
-		{url: "ntfys://bob:secret@ntfy.example.com:8080/a/b?format=markdown", redacted: "ntfys://bob:****@ntfy.example.com:8080/a/b", hosts: "ntfy.example.com", format: "markdown"},
-		{url: "ntfy://tk_abc@10.0.0.2/a", redacted: "ntfy://****@10.0.0.2/a", hosts: "10.0.0.2"},
-		{url: "ntfy://host/a?format=bogus", redacted: "ntfy://host/a", hosts: "host"},
-		{url: "ntfy://", err: "no topic"},
-		{url: "ntfy://host/bad.topic", err: `topic "bad.topic" is not valid`},
-		{url: "ntfy://host/a?mode=invalid", err: "mode=invalid is not cloud or private"},
-		{url: "ntfy://host/a?auth=oauth", err: "auth=oauth is not basic or token"},
-		{url: "ntfy://host/a?auth=token", err: "auth=token needs a token"},
-		{url: "ntfy://bad_host!/a?mode=private", err: "is not a host name"},
-	} {
-		t.Run(tc.url, func(t *testing.T) {
-			vr, err := eng.Validate(context.Background(), "ntfy", tc.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.err != "" {
-				if vr.OK || !strings.Contains(vr.Error, tc.err) {
-					t.Errorf("validate = %+v, want error containing %q", vr, tc.err)
-				}
-				return
-			}
-			if !vr.OK || vr.RedactedURL != tc.redacted || strings.Join(vr.Hosts, ",") != tc.hosts || vr.Options["format"] != tc.format {
-				t.Errorf("validate = %+v, want redacted %q hosts %q format %q", vr, tc.redacted, tc.hosts, tc.format)
-			}
-		})
-	}
+	transporttest.RunValidate(t, eng, "ntfy", []transporttest.Validation{
+		{URL: "ntfy://mytopic", Redacted: "ntfys://mytopic", Hosts: "ntfy.sh"},
+		{URL: "https://ntfy.sh/mytopic", Redacted: "ntfys://mytopic", Hosts: "ntfy.sh"},
+		{URL: "ntfys://bob:secret@ntfy.example.com:8080/a/b?format=markdown", Redacted: "ntfys://bob:****@ntfy.example.com:8080/a/b", Hosts: "ntfy.example.com", Format: "markdown"},
+		{URL: "ntfy://tk_abc@10.0.0.2/a", Redacted: "ntfy://****@10.0.0.2/a", Hosts: "10.0.0.2"},
+		{URL: "ntfy://host/a?format=bogus", Redacted: "ntfy://host/a", Hosts: "host"},
+		{URL: "ntfy://", Err: "no topic"},
+		{URL: "ntfy://host/bad.topic", Err: `topic "bad.topic" is not valid`},
+		{URL: "ntfy://host/a?mode=invalid", Err: "mode=invalid is not cloud or private"},
+		{URL: "ntfy://host/a?auth=oauth", Err: "auth=oauth is not basic or token"},
+		{URL: "ntfy://host/a?auth=token", Err: "auth=token needs a token"},
+		{URL: "ntfy://bad_host!/a?mode=private", Err: "is not a host name"},
+	})
 }
 
 func TestBaseURL(t *testing.T) {

@@ -143,30 +143,12 @@ func TestFailures(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		url, err, redacted, format string
-	}{
-		{url: "pbul://o.gn5kj6nfhv736I7jC3cj3QLRiyhgl98b", redacted: "pbul://****"},
-		{url: "pbul://TOKEN/dev/#chan/a@b.example?format=markdown", redacted: "pbul://****/%23chan/a@b.example/dev", format: "markdown"},
-		{url: "pbul://", err: "needs your access token"},
-		{url: "pbul://TOKEN?format=rtf", err: "format=rtf"},
-	} {
-		t.Run(tc.url, func(t *testing.T) {
-			vr, err := eng.Validate(context.Background(), "pbul", tc.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.err != "" {
-				if vr.OK || !strings.Contains(vr.Error, tc.err) {
-					t.Errorf("validate = %+v, want error containing %q", vr, tc.err)
-				}
-				return
-			}
-			if !vr.OK || vr.RedactedURL != tc.redacted || strings.Join(vr.Hosts, ",") != apiHost+","+uploadHost || vr.Options["format"] != tc.format {
-				t.Errorf("validate = %+v, want redacted %q format %q", vr, tc.redacted, tc.format)
-			}
-		})
-	}
+	transporttest.RunValidate(t, eng, "pbul", []transporttest.Validation{
+		{URL: "pbul://o.gn5kj6nfhv736I7jC3cj3QLRiyhgl98b", Redacted: "pbul://****", Hosts: apiHost + "," + uploadHost},
+		{URL: "pbul://TOKEN/dev/#chan/a@b.example?format=markdown", Redacted: "pbul://****/%23chan/a@b.example/dev", Hosts: apiHost + "," + uploadHost, Format: "markdown"},
+		{URL: "pbul://", Err: "needs your access token"},
+		{URL: "pbul://TOKEN?format=rtf", Err: "format=rtf"},
+	})
 }
 
 func TestEmail(t *testing.T) {

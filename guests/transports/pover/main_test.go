@@ -135,35 +135,17 @@ func TestFailures(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		url, err, redacted, format string
-	}{
-		{url: "pover://USERKEY@APPTOKEN", redacted: "pover://****@****"},
-		{url: "pover://USERKEY@APPTOKEN/phone/tablet?format=markdown", redacted: "pover://****@****/phone/tablet", format: "html"},
-		{url: "pover://USERKEY@APPTOKEN?format=html", redacted: "pover://****@****", format: "html"},
-		{url: "pover://APPTOKEN", err: "needs your user key"},
-		{url: "pover://USERKEY@", err: "needs the application token"},
-		{url: "pover://USERKEY@APPTOKEN/bad.device", err: "no valid device"},
-		{url: "pover://USERKEY@APPTOKEN?priority=emergency&retry=10", err: "at least 30 seconds"},
-		{url: "pover://USERKEY@APPTOKEN?priority=emergency&expire=20000", err: "0 to 10800"},
-		{url: "pover://USERKEY@APPTOKEN?format=rtf", err: "format=rtf"},
-	} {
-		t.Run(tc.url, func(t *testing.T) {
-			vr, err := eng.Validate(context.Background(), "pover", tc.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.err != "" {
-				if vr.OK || !strings.Contains(vr.Error, tc.err) {
-					t.Errorf("validate = %+v, want error containing %q", vr, tc.err)
-				}
-				return
-			}
-			if !vr.OK || vr.RedactedURL != tc.redacted || strings.Join(vr.Hosts, ",") != apiHost || vr.Options["format"] != tc.format {
-				t.Errorf("validate = %+v, want redacted %q format %q", vr, tc.redacted, tc.format)
-			}
-		})
-	}
+	transporttest.RunValidate(t, eng, "pover", []transporttest.Validation{
+		{URL: "pover://USERKEY@APPTOKEN", Redacted: "pover://****@****", Hosts: apiHost},
+		{URL: "pover://USERKEY@APPTOKEN/phone/tablet?format=markdown", Redacted: "pover://****@****/phone/tablet", Hosts: apiHost, Format: "html"},
+		{URL: "pover://USERKEY@APPTOKEN?format=html", Redacted: "pover://****@****", Hosts: apiHost, Format: "html"},
+		{URL: "pover://APPTOKEN", Err: "needs your user key"},
+		{URL: "pover://USERKEY@", Err: "needs the application token"},
+		{URL: "pover://USERKEY@APPTOKEN/bad.device", Err: "no valid device"},
+		{URL: "pover://USERKEY@APPTOKEN?priority=emergency&retry=10", Err: "at least 30 seconds"},
+		{URL: "pover://USERKEY@APPTOKEN?priority=emergency&expire=20000", Err: "0 to 10800"},
+		{URL: "pover://USERKEY@APPTOKEN?format=rtf", Err: "format=rtf"},
+	})
 }
 
 func TestPriority(t *testing.T) {

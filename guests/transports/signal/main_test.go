@@ -129,34 +129,16 @@ func TestFailures(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		url, err, redacted, hosts, format string
-	}{
-		{url: "signal://10.0.0.5:8080/+15551234567", redacted: "signal://10.0.0.5:8080/+15551234567", hosts: "10.0.0.5"},
-		{url: "signals://bob:pw@signal.local/15551234567/@grp/15557654321?format=markdown",
-			redacted: "signals://bob:****@signal.local/+15551234567/@grp/+15557654321", hosts: "signal.local", format: "markdown"},
-		{url: "signal:///15551234567", err: "needs the host"},
-		{url: "signal://signal.local", err: "needs the phone number you send from"},
-		{url: "signal://signal.local/12345", err: `"12345" is not a phone number`},
-		{url: "signal://signal.local/15551234567/bad/worse", err: "no valid recipient"},
-		{url: "signal://signal.local/15551234567?format=rtf", err: "format=rtf"},
-	} {
-		t.Run(tc.url, func(t *testing.T) {
-			vr, err := eng.Validate(context.Background(), "signal", tc.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.err != "" {
-				if vr.OK || !strings.Contains(vr.Error, tc.err) {
-					t.Errorf("validate = %+v, want error containing %q", vr, tc.err)
-				}
-				return
-			}
-			if !vr.OK || vr.RedactedURL != tc.redacted || strings.Join(vr.Hosts, ",") != tc.hosts || vr.Options["format"] != tc.format {
-				t.Errorf("validate = %+v, want redacted %q hosts %q format %q", vr, tc.redacted, tc.hosts, tc.format)
-			}
-		})
-	}
+	transporttest.RunValidate(t, eng, "signal", []transporttest.Validation{
+		{URL: "signal://10.0.0.5:8080/+15551234567", Redacted: "signal://10.0.0.5:8080/+15551234567", Hosts: "10.0.0.5"},
+		{URL: "signals://bob:pw@signal.local/15551234567/@grp/15557654321?format=markdown",
+			Redacted: "signals://bob:****@signal.local/+15551234567/@grp/+15557654321", Hosts: "signal.local", Format: "markdown"},
+		{URL: "signal:///15551234567", Err: "needs the host"},
+		{URL: "signal://signal.local", Err: "needs the phone number you send from"},
+		{URL: "signal://signal.local/12345", Err: `"12345" is not a phone number`},
+		{URL: "signal://signal.local/15551234567/bad/worse", Err: "no valid recipient"},
+		{URL: "signal://signal.local/15551234567?format=rtf", Err: "format=rtf"},
+	})
 }
 
 // TestFindPhones compares with Apprise 1.9.8's parse_phone_no() and

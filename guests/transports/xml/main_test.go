@@ -70,32 +70,14 @@ func TestGolden(t *testing.T) {
 func TestFailures(t *testing.T) {
 	cap := transporttest.NewCapture(t)
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		name      string
-		reply     transporttest.Response
-		status    string
-		permanent bool
-		retryS    int
-		errText   string
-	}{
-		{name: "400", reply: transporttest.Response{Status: 400, Body: "<fault>bad envelope</fault>"},
-			status: sdk.StatusFailed, permanent: true, errText: "xml: POST answered HTTP 400: <fault>bad envelope</fault>"},
-		{name: "503", reply: transporttest.Response{Status: 503, Body: "down"}, status: sdk.StatusRetry, errText: "xml: POST answered HTTP 503: down"},
-		{name: "429", reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "30"}, Body: "slow down"},
-			status: sdk.StatusRetry, retryS: 30, errText: "HTTP 429: slow down"},
-		{name: "202 is sent", reply: transporttest.Response{Status: 202}, status: sdk.StatusSent},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cap.Reply(tc.reply)
-			res, err := transporttest.Send(t, eng, "xml", sdk.SendRequest{URL: "xml://" + cap.Host() + "/", Body: "x"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Status != tc.status || res.Permanent != tc.permanent || res.RetryAfterS != tc.retryS || !strings.Contains(res.Error, tc.errText) {
-				t.Errorf("result = %+v, want status %s permanent %v retry %d error containing %q", res, tc.status, tc.permanent, tc.retryS, tc.errText)
-			}
-		})
-	}
+	transporttest.RunFailures(t, eng, cap, "xml", "xml://HOST/", []transporttest.Failure{
+		{Name: "400", Reply: transporttest.Response{Status: 400, Body: "<fault>bad envelope</fault>"},
+			Status: sdk.StatusFailed, Permanent: true, ErrText: "xml: POST answered HTTP 400: <fault>bad envelope</fault>"},
+		{Name: "503", Reply: transporttest.Response{Status: 503, Body: "down"}, Status: sdk.StatusRetry, ErrText: "xml: POST answered HTTP 503: down"},
+		{Name: "429", Reply: transporttest.Response{Status: 429, Header: map[string]string{"Retry-After": "30"}, Body: "slow down"},
+			Status: sdk.StatusRetry, RetryS: 30, ErrText: "HTTP 429: slow down"},
+		{Name: "202 is sent", Reply: transporttest.Response{Status: 202}, Status: sdk.StatusSent},
+	})
 }
 
 func TestValidate(t *testing.T) {
