@@ -3,6 +3,9 @@ package transporttest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,11 +22,33 @@ type Case struct {
 	Attachments                         []runtime.Attachment
 }
 
+// GoldenOption changes how RunGolden checks each case.
+type GoldenOption func(*goldenRun)
+
+type goldenRun struct {
+	oneRequest bool
+	masks      []func([]byte) []byte
+}
+
+// OneRequestEach makes RunGolden fail a case that caused any number of
+// requests other than one.
+func OneRequestEach() GoldenOption { return func(r *goldenRun) { r.oneRequest = true } }
+
+// Mask rewrites the dump before it is compared, e.g. to hide a random
+// multipart boundary.
+func Mask(f func([]byte) []byte) GoldenOption {
+	return func(r *goldenRun) { r.masks = append(r.masks, f) }
+}
+
 // RunGolden validates and sends each case through guest, and compares the
 // requests the capture server received for it, in order, with
 // testdata/<Name>.golden. NotifyType defaults to "info".
-func RunGolden(t *testing.T, eng *runtime.Engine, cap *Capture, guest string, cases []Case) {
+func RunGolden(t *testing.T, eng *runtime.Engine, cap *Capture, guest string, cases []Case, opts ...GoldenOption) {
 	t.Helper()
+	var run goldenRun
+	for _, o := range opts {
+		o(&run)
+	}
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {
 			seen := len(cap.Requests())
@@ -40,8 +65,60 @@ func RunGolden(t *testing.T, eng *runtime.Engine, cap *Capture, guest string, ca
 			if err != nil || !res.OK {
 				t.Fatalf("send: %v %+v", err, res)
 			}
-			Golden(t, "testdata/"+tc.Name+".golden", cap.DumpSince(seen))
+			if n := len(cap.Requests()) - seen; run.oneRequest && n != 1 {
+				t.Fatalf("%d requests, want 1", n)
+			}
+			dump := cap.DumpSince(seen)
+			for _, m := range run.masks {
+				dump = m(dump)
+			}
+			Golden(t, "testdata/"+tc.Name+".golden", dump)
 		})
+	}
+}
+
+// ExportOracleCases writes cases as JSON to $APPRISE_ORACLE_CASES, for
+// replaying them through Apprise itself and comparing its requests with
+// testdata/; it skips the test when the variable is unset. Cases naming
+// .example hosts (redirected here, not reachable by Apprise) or unnamed
+// attachments are left out.
+func ExportOracleCases(t *testing.T, cases []Case) {
+	path := os.Getenv("APPRISE_ORACLE_CASES")
+	if path == "" {
+		t.Skip("requires APPRISE_ORACLE_CASES=<file> to export the cases for the Apprise oracle")
+	}
+	type att struct {
+		Name string `json:"name"`
+		Data string `json:"data"` // one rune per byte (Latin-1)
+	}
+	type exported struct {
+		Name  string `json:"name"`
+		URL   string `json:"url"`
+		Title string `json:"title"`
+		Body  string `json:"body"`
+		Atts  []att  `json:"atts,omitempty"`
+	}
+	var out []exported
+	for _, c := range cases {
+		if strings.Contains(c.URL, ".example") || slices.ContainsFunc(c.Attachments, func(a runtime.Attachment) bool { return a.Name == "" }) {
+			continue
+		}
+		e := exported{Name: c.Name, URL: c.URL, Title: c.Title, Body: c.Body}
+		for _, a := range c.Attachments {
+			r := make([]rune, len(a.Data))
+			for i, b := range a.Data {
+				r[i] = rune(b)
+			}
+			e.Atts = append(e.Atts, att{Name: a.Name, Data: string(r)})
+		}
+		out = append(out, e)
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -3,10 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"os"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
@@ -15,14 +12,6 @@ import (
 	"github.com/moonrelay/moonrelay/runtime/transporttest"
 )
 
-// goldenCase is one message sent through the guest. HOST in its URL is
-// replaced by the capture server's host:port; forms.example.com is
-// redirected to the capture server, keeping its Host header.
-type goldenCase struct {
-	name, url, title, body string
-	atts                   []runtime.Attachment
-}
-
 var (
 	jpeg   = runtime.Attachment{Name: "snap.jpg", MIME: "image/jpeg", Data: []byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01fake")}
 	text   = runtime.Attachment{Name: "notes.txt", MIME: "text/plain", Data: []byte("layer 12: ok\n")}
@@ -30,51 +19,37 @@ var (
 )
 
 // The cases without forms.example.com were checked byte for byte against
-// Apprise 1.9.8 itself (see exportCases).
-var goldenCases = []goldenCase{
+// Apprise 1.9.8 itself (see TestExportCases).
+// Each golden case is one message sent through the guest. HOST in its URL is
+// replaced by the capture server's host:port; forms.example.com is
+// redirected to the capture server, keeping its Host header.
+var goldenCases = []transporttest.Case{
 	// What Moonraker's own capture shows a form:// target receives.
-	{name: "moonraker_capture", url: "form://HOST/", body: "form octo_print.gcode"},
-	{name: "title_body", url: "form://HOST/hook", title: "Voron <2.4> & \"friends\"", body: "Nozzle 215°C ✓ 🎉\nline2 a+b=c"},
-	{name: "payload_rename", url: "form://HOST/?:message=msg&:type=&:extra=1&:msg2=", title: "T", body: "B"},
-	{name: "payload_rename_collision", url: "form://HOST/?:title=message", title: "T", body: "B"},
-	{name: "payload_empty", url: "form://HOST/?:version=&:title=&:message=&:type=", title: "T", body: "B"},
-	{name: "method_get", url: "form://HOST/in?method=GET&-token=abc&-type=override", title: "T", body: "B b"},
-	{name: "method_put_params_headers", url: "form://u:p@HOST/in?method=put&-token=abc&+X-Token=t", title: "T", body: "B"},
-	{name: "attachments", url: "form://HOST/", title: "Print done", body: "benchy", atts: []runtime.Attachment{jpeg, text}},
-	{name: "attach_as_plain", url: "form://HOST/?attach-as=image", body: "B", atts: []runtime.Attachment{jpeg, text}},
-	{name: "attach_as_prefix_wildcard", url: "form://HOST/?attach-as=*photo", body: "B", atts: []runtime.Attachment{jpeg, text}},
-	{name: "attach_as_middle_wildcard", url: "form://HOST/?attach-as=img$shot", body: "B", atts: []runtime.Attachment{jpeg}},
-	{name: "attach_as_trailing_plus", url: "form://HOST/?attach-as=file+", body: "B", atts: []runtime.Attachment{jpeg, text}},
-	{name: "attachment_get", url: "form://HOST/?method=GET", title: "T", body: "B", atts: []runtime.Attachment{jpeg}},
-	{name: "attachment_quoted_name", url: "form://HOST/?:my\"field=1", body: "B", atts: []runtime.Attachment{quoted}},
-	{name: "attachment_content_type_header", url: "form://HOST/?+Content-Type=multipart/mixed", body: "B", atts: []runtime.Attachment{text}},
-	{name: "urlencoded_content_type_header", url: "form://HOST/?+content-type=text/plain", body: "B"},
+	{Name: "moonraker_capture", URL: "form://HOST/", Body: "form octo_print.gcode"},
+	{Name: "title_body", URL: "form://HOST/hook", Title: "Voron <2.4> & \"friends\"", Body: "Nozzle 215°C ✓ 🎉\nline2 a+b=c"},
+	{Name: "payload_rename", URL: "form://HOST/?:message=msg&:type=&:extra=1&:msg2=", Title: "T", Body: "B"},
+	{Name: "payload_rename_collision", URL: "form://HOST/?:title=message", Title: "T", Body: "B"},
+	{Name: "payload_empty", URL: "form://HOST/?:version=&:title=&:message=&:type=", Title: "T", Body: "B"},
+	{Name: "method_get", URL: "form://HOST/in?method=GET&-token=abc&-type=override", Title: "T", Body: "B b"},
+	{Name: "method_put_params_headers", URL: "form://u:p@HOST/in?method=put&-token=abc&+X-Token=t", Title: "T", Body: "B"},
+	{Name: "attachments", URL: "form://HOST/", Title: "Print done", Body: "benchy", Attachments: []runtime.Attachment{jpeg, text}},
+	{Name: "attach_as_plain", URL: "form://HOST/?attach-as=image", Body: "B", Attachments: []runtime.Attachment{jpeg, text}},
+	{Name: "attach_as_prefix_wildcard", URL: "form://HOST/?attach-as=*photo", Body: "B", Attachments: []runtime.Attachment{jpeg, text}},
+	{Name: "attach_as_middle_wildcard", URL: "form://HOST/?attach-as=img$shot", Body: "B", Attachments: []runtime.Attachment{jpeg}},
+	{Name: "attach_as_trailing_plus", URL: "form://HOST/?attach-as=file+", Body: "B", Attachments: []runtime.Attachment{jpeg, text}},
+	{Name: "attachment_get", URL: "form://HOST/?method=GET", Title: "T", Body: "B", Attachments: []runtime.Attachment{jpeg}},
+	{Name: "attachment_quoted_name", URL: "form://HOST/?:my\"field=1", Body: "B", Attachments: []runtime.Attachment{quoted}},
+	{Name: "attachment_content_type_header", URL: "form://HOST/?+Content-Type=multipart/mixed", Body: "B", Attachments: []runtime.Attachment{text}},
+	{Name: "urlencoded_content_type_header", URL: "form://HOST/?+content-type=text/plain", Body: "B"},
 	// A fixed name redirected to the capture server.
-	{name: "https_port", url: "forms://forms.example.com:8443/submit/", title: "T", body: "B"},
-	{name: "unnamed_attachment", url: "form://HOST/", body: "B", atts: []runtime.Attachment{{MIME: "application/octet-stream", Data: []byte{1, 2, 3}}}},
+	{Name: "https_port", URL: "forms://forms.example.com:8443/submit/", Title: "T", Body: "B"},
+	{Name: "unnamed_attachment", URL: "form://HOST/", Body: "B", Attachments: []runtime.Attachment{{MIME: "application/octet-stream", Data: []byte{1, 2, 3}}}},
 }
 
 func TestGolden(t *testing.T) {
 	cap := transporttest.NewCapture(t)
 	eng := transporttest.Engine(t, map[string]string{"forms.example.com": cap.URL}, transporttest.Guest(t, "."))
-	for _, tc := range goldenCases {
-		t.Run(tc.name, func(t *testing.T) {
-			before := len(cap.Requests())
-			url := strings.ReplaceAll(tc.url, "HOST", cap.Host())
-			vr, err := eng.Validate(context.Background(), "form", url)
-			if err != nil || !vr.OK {
-				t.Fatalf("validate: %v %+v", err, vr)
-			}
-			res, err := transporttest.Send(t, eng, "form", sdk.SendRequest{URL: url, Title: tc.title, Body: tc.body, NotifyType: "info"}, tc.atts...)
-			if err != nil || !res.OK {
-				t.Fatalf("send: %v %+v", err, res)
-			}
-			if n := len(cap.Requests()) - before; n != 1 {
-				t.Fatalf("%d requests, want 1", n)
-			}
-			transporttest.Golden(t, "testdata/"+tc.name+".golden", maskBoundary(cap.Dump(cap.Last(t))))
-		})
-	}
+	transporttest.RunGolden(t, eng, cap, "form", goldenCases, transporttest.OneRequestEach(), transporttest.Mask(maskBoundary))
 }
 
 // guestBoundary is a boundary the guest chose itself, which the dump does
@@ -134,46 +109,4 @@ func TestValidate(t *testing.T) {
 // TestExportCases writes the golden cases as JSON to $APPRISE_ORACLE_CASES,
 // for replaying them through Apprise 1.9.8 and comparing its requests
 // with testdata/. It does nothing otherwise.
-func TestExportCases(t *testing.T) {
-	path := os.Getenv("APPRISE_ORACLE_CASES")
-	if path == "" {
-		t.Skip("requires APPRISE_ORACLE_CASES=<file> to export the cases for the Apprise oracle")
-	}
-	if err := exportCases(path, goldenCases); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func exportCases(path string, cases []goldenCase) error {
-	type att struct {
-		Name string `json:"name"`
-		Data string `json:"data"` // one rune per byte (Latin-1)
-	}
-	type exported struct {
-		Name  string `json:"name"`
-		URL   string `json:"url"`
-		Title string `json:"title"`
-		Body  string `json:"body"`
-		Atts  []att  `json:"atts,omitempty"`
-	}
-	var out []exported
-	for _, c := range cases {
-		if strings.Contains(c.url, ".example") || slices.ContainsFunc(c.atts, func(a runtime.Attachment) bool { return a.Name == "" }) {
-			continue // not reproducible with Apprise's file attachments
-		}
-		e := exported{Name: c.name, URL: c.url, Title: c.title, Body: c.body}
-		for _, a := range c.atts {
-			r := make([]rune, len(a.Data))
-			for i, b := range a.Data {
-				r[i] = rune(b)
-			}
-			e.Atts = append(e.Atts, att{Name: a.Name, Data: string(r)})
-		}
-		out = append(out, e)
-	}
-	b, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, b, 0o644)
-}
+func TestExportCases(t *testing.T) { transporttest.ExportOracleCases(t, goldenCases) }

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"slices"
 	"strings"
 	"testing"
 
@@ -13,74 +10,52 @@ import (
 	"github.com/moonrelay/moonrelay/runtime/transporttest"
 )
 
-// goldenCase is one message sent through the guest. HOST in its URL is
-// replaced by the capture server's host:port; printer.example and
-// hooks.example.com are redirected to the capture server, keeping their
-// Host header.
-type goldenCase struct {
-	name, url, title, body string
-	atts                   []runtime.Attachment
-}
-
 var (
 	jpeg = runtime.Attachment{Name: "snap.jpg", MIME: "image/jpeg", Data: []byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01fake")}
 	text = runtime.Attachment{Name: "notes.txt", MIME: "text/plain", Data: []byte("layer 12: ok\n")}
 )
 
 // The cases without printer.example or hooks.example.com were checked
-// byte for byte against Apprise 1.9.8 itself (see exportCases).
-var goldenCases = []goldenCase{
+// byte for byte against Apprise 1.9.8 itself (see TestExportCases).
+// Each golden case is one message sent through the guest. HOST in its URL is
+// replaced by the capture server's host:port; printer.example and
+// hooks.example.com are redirected to the capture server, keeping their
+// Host header.
+var goldenCases = []transporttest.Case{
 	// What Moonraker's own capture shows a json:// target receives.
-	{name: "moonraker_started", url: "json://HOST/", title: "Moonraker started", body: "started: octo_print.gcode"},
-	{name: "no_path_no_title", url: "json://HOST", body: "x"},
-	{name: "escaping", url: "json://HOST/", title: `Voron <2.4> & "friends"`,
-		body: "Nozzle 215°C ✓ 🎉\nline2\ttab \\ back/slash \x7f end"},
-	{name: "path_basic_auth", url: "json://user:p%40ss@HOST/api//hooks/printer/", title: "T", body: "B"},
-	{name: "user_without_password", url: "json://bob@HOST/hook", body: "B"},
-	{name: "query_credentials", url: "json://HOST/hook?user=admin&pass=s3cr%2Bt", body: "B"},
-	{name: "method_put", url: "json://HOST/x?method=put", body: "B"},
-	{name: "method_get", url: "json://HOST/x?method=GET", body: "B"},
-	{name: "method_patch", url: "json://HOST/x?method=PATCH", body: "B"},
-	{name: "method_delete", url: "json://HOST/x?method=DELETE", body: "B"},
-	{name: "method_head", url: "json://HOST/x?method=head", body: "B"},
-	{name: "headers", url: "json://HOST/?+X-Token=abc&+content-type=text/plain&+User-Agent=Printer;+X-Two=2", body: "B"},
-	{name: "params", url: "json://HOST/in?-token=a%20b&-q=1+2&-amp=%26y&method=post", body: "B"},
-	{name: "payload_rename", url: "json://HOST/?:message=text&:title=&:version=v&:extra=yes&:my+key=v", title: "T", body: "B"},
-	{name: "payload_rename_onto_field", url: "json://HOST/?:title=message", title: "T", body: "B"},
-	{name: "attachments", url: "json://HOST/", title: "Print done", body: "benchy", atts: []runtime.Attachment{jpeg, text}},
-	{name: "attachments_renamed", url: "json://HOST/?:attachments=files", body: "B", atts: []runtime.Attachment{text}},
-	{name: "trailing_slash_before_query", url: "json://HOST/a/b/?method=POST", body: "B"},
-	{name: "path_encoding", url: "json://HOST/a%20b/%7Euser/caf%C3%A9/x:y@z", body: "B"},
-	{name: "backslash_trimmed", url: "json://HOST/a\\b\\", body: "B"},
-	{name: "user_becomes_password", url: "json://secret@HOST/?user=admin", body: "B"},
-	{name: "query_decoding", url: "json://HOST/?%2BX-Enc=1&:pct=a%2525b&:pad=%20%20padded%20%20&-sp=x+y", body: "B"},
+	{Name: "moonraker_started", URL: "json://HOST/", Title: "Moonraker started", Body: "started: octo_print.gcode"},
+	{Name: "no_path_no_title", URL: "json://HOST", Body: "x"},
+	{Name: "escaping", URL: "json://HOST/", Title: `Voron <2.4> & "friends"`,
+		Body: "Nozzle 215°C ✓ 🎉\nline2\ttab \\ back/slash \x7f end"},
+	{Name: "path_basic_auth", URL: "json://user:p%40ss@HOST/api//hooks/printer/", Title: "T", Body: "B"},
+	{Name: "user_without_password", URL: "json://bob@HOST/hook", Body: "B"},
+	{Name: "query_credentials", URL: "json://HOST/hook?user=admin&pass=s3cr%2Bt", Body: "B"},
+	{Name: "method_put", URL: "json://HOST/x?method=put", Body: "B"},
+	{Name: "method_get", URL: "json://HOST/x?method=GET", Body: "B"},
+	{Name: "method_patch", URL: "json://HOST/x?method=PATCH", Body: "B"},
+	{Name: "method_delete", URL: "json://HOST/x?method=DELETE", Body: "B"},
+	{Name: "method_head", URL: "json://HOST/x?method=head", Body: "B"},
+	{Name: "headers", URL: "json://HOST/?+X-Token=abc&+content-type=text/plain&+User-Agent=Printer;+X-Two=2", Body: "B"},
+	{Name: "params", URL: "json://HOST/in?-token=a%20b&-q=1+2&-amp=%26y&method=post", Body: "B"},
+	{Name: "payload_rename", URL: "json://HOST/?:message=text&:title=&:version=v&:extra=yes&:my+key=v", Title: "T", Body: "B"},
+	{Name: "payload_rename_onto_field", URL: "json://HOST/?:title=message", Title: "T", Body: "B"},
+	{Name: "attachments", URL: "json://HOST/", Title: "Print done", Body: "benchy", Attachments: []runtime.Attachment{jpeg, text}},
+	{Name: "attachments_renamed", URL: "json://HOST/?:attachments=files", Body: "B", Attachments: []runtime.Attachment{text}},
+	{Name: "trailing_slash_before_query", URL: "json://HOST/a/b/?method=POST", Body: "B"},
+	{Name: "path_encoding", URL: "json://HOST/a%20b/%7Euser/caf%C3%A9/x:y@z", Body: "B"},
+	{Name: "backslash_trimmed", URL: "json://HOST/a\\b\\", Body: "B"},
+	{Name: "user_becomes_password", URL: "json://secret@HOST/?user=admin", Body: "B"},
+	{Name: "query_decoding", URL: "json://HOST/?%2BX-Enc=1&:pct=a%2525b&:pad=%20%20padded%20%20&-sp=x+y", Body: "B"},
 	// Fixed names redirected to the capture server.
-	{name: "https_port", url: "jsons://hooks.example.com:8443/p/?+Authorization=Bearer%20tok", title: "T", body: "B"},
-	{name: "default_port_dropped", url: "json://printer.example:80/dot/./x/../y", body: "B"},
-	{name: "unnamed_attachment", url: "json://HOST/", body: "B", atts: []runtime.Attachment{{MIME: "application/octet-stream", Data: []byte{1, 2, 3}}}},
+	{Name: "https_port", URL: "jsons://hooks.example.com:8443/p/?+Authorization=Bearer%20tok", Title: "T", Body: "B"},
+	{Name: "default_port_dropped", URL: "json://printer.example:80/dot/./x/../y", Body: "B"},
+	{Name: "unnamed_attachment", URL: "json://HOST/", Body: "B", Attachments: []runtime.Attachment{{MIME: "application/octet-stream", Data: []byte{1, 2, 3}}}},
 }
 
 func TestGolden(t *testing.T) {
 	cap := transporttest.NewCapture(t)
 	eng := transporttest.Engine(t, map[string]string{"printer.example": cap.URL, "hooks.example.com": cap.URL}, transporttest.Guest(t, "."))
-	for _, tc := range goldenCases {
-		t.Run(tc.name, func(t *testing.T) {
-			before := len(cap.Requests())
-			url := strings.ReplaceAll(tc.url, "HOST", cap.Host())
-			vr, err := eng.Validate(context.Background(), "json", url)
-			if err != nil || !vr.OK {
-				t.Fatalf("validate: %v %+v", err, vr)
-			}
-			res, err := transporttest.Send(t, eng, "json", sdk.SendRequest{URL: url, Title: tc.title, Body: tc.body, NotifyType: "info"}, tc.atts...)
-			if err != nil || !res.OK {
-				t.Fatalf("send: %v %+v", err, res)
-			}
-			if n := len(cap.Requests()) - before; n != 1 {
-				t.Fatalf("%d requests, want 1", n)
-			}
-			transporttest.Golden(t, "testdata/"+tc.name+".golden", cap.Dump(cap.Last(t)))
-		})
-	}
+	transporttest.RunGolden(t, eng, cap, "json", goldenCases, transporttest.OneRequestEach())
 }
 
 func TestFailures(t *testing.T) {
@@ -148,46 +123,4 @@ func TestValidate(t *testing.T) {
 // TestExportCases writes the golden cases as JSON to $APPRISE_ORACLE_CASES,
 // for replaying them through Apprise 1.9.8 and comparing its requests
 // with testdata/. It does nothing otherwise.
-func TestExportCases(t *testing.T) {
-	path := os.Getenv("APPRISE_ORACLE_CASES")
-	if path == "" {
-		t.Skip("requires APPRISE_ORACLE_CASES=<file> to export the cases for the Apprise oracle")
-	}
-	if err := exportCases(path, goldenCases); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func exportCases(path string, cases []goldenCase) error {
-	type att struct {
-		Name string `json:"name"`
-		Data string `json:"data"` // one rune per byte (Latin-1)
-	}
-	type exported struct {
-		Name  string `json:"name"`
-		URL   string `json:"url"`
-		Title string `json:"title"`
-		Body  string `json:"body"`
-		Atts  []att  `json:"atts,omitempty"`
-	}
-	var out []exported
-	for _, c := range cases {
-		if strings.Contains(c.url, ".example") || slices.ContainsFunc(c.atts, func(a runtime.Attachment) bool { return a.Name == "" }) {
-			continue // not reproducible with Apprise's file attachments
-		}
-		e := exported{Name: c.name, URL: c.url, Title: c.title, Body: c.body}
-		for _, a := range c.atts {
-			r := make([]rune, len(a.Data))
-			for i, b := range a.Data {
-				r[i] = rune(b)
-			}
-			e.Atts = append(e.Atts, att{Name: a.Name, Data: string(r)})
-		}
-		out = append(out, e)
-	}
-	b, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, b, 0o644)
-}
+func TestExportCases(t *testing.T) { transporttest.ExportOracleCases(t, goldenCases) }
