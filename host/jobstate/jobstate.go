@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+
+	"github.com/moonrelay/moonrelay/host/internal/fifo"
 )
 
 // Event names, as Moonraker's job_state sends them (job_state:<name>).
@@ -164,7 +166,7 @@ func (t *Tracker) Close() {
 	t.closed = true
 	t.mu.Unlock()
 	for s := range subs {
-		s.q.close()
+		s.q.Close()
 	}
 }
 
@@ -175,7 +177,7 @@ func (t *Tracker) publish(name string, prev, curr map[string]any) {
 	t.log.Info("job event", "event", name, "filename", fn)
 	ev := Event{Name: name, Prev: prev, Curr: curr}
 	for s := range t.subs {
-		if n := s.q.push(ev); n > 1000 && !s.warned {
+		if n := s.q.Push(ev); n > 1000 && !s.warned {
 			s.warned = true
 			t.log.Warn("a job event subscriber is falling behind", "queued", n)
 		}
@@ -185,7 +187,7 @@ func (t *Tracker) publish(name string, prev, curr map[string]any) {
 // Subscription receives job events in the order they happened.
 type Subscription struct {
 	t      *Tracker
-	q      *queue
+	q      *fifo.Queue[Event]
 	warned bool // guarded by t.mu
 }
 
@@ -193,11 +195,11 @@ type Subscription struct {
 // Events wait in an unbounded queue, so a slow subscriber never blocks the
 // tracker or other subscribers.
 func (t *Tracker) Subscribe() *Subscription {
-	s := &Subscription{t: t, q: newQueue()}
+	s := &Subscription{t: t, q: fifo.New[Event]()}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		s.q.close()
+		s.q.Close()
 		return s
 	}
 	t.subs[s] = struct{}{}
@@ -205,14 +207,14 @@ func (t *Tracker) Subscribe() *Subscription {
 }
 
 // Events returns the channel of events; Close (or Tracker.Close) closes it.
-func (s *Subscription) Events() <-chan Event { return s.q.out }
+func (s *Subscription) Events() <-chan Event { return s.q.Out() }
 
 // Close stops the subscription; queued events are dropped.
 func (s *Subscription) Close() {
 	s.t.mu.Lock()
 	delete(s.t.subs, s)
 	s.t.mu.Unlock()
-	s.q.close()
+	s.q.Close()
 }
 
 func isIdle(state string) bool {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/moonrelay/moonrelay/host/internal/fifo"
 )
 
 // State is Klippy's state as the client sees it.
@@ -103,7 +105,7 @@ type Client struct {
 	closed   bool
 
 	kick    chan struct{}
-	remoteQ *queue[remoteCall]
+	remoteQ *fifo.Queue[remoteCall]
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -186,7 +188,7 @@ func (c *Client) Start(ctx context.Context) error {
 	}
 	c.started = true
 	c.ctx, c.cancel = context.WithCancel(ctx)
-	c.remoteQ = newQueue[remoteCall]()
+	c.remoteQ = fifo.New[remoteCall]()
 	c.wg.Add(3)
 	go c.run()
 	go c.subscribeLoop()
@@ -219,10 +221,10 @@ func (c *Client) Close() error {
 	c.subs = map[*Subscription]struct{}{}
 	c.mu.Unlock()
 	for s := range subs {
-		s.q.close()
+		s.q.Close()
 	}
 	if c.remoteQ != nil {
-		c.remoteQ.close()
+		c.remoteQ.Close()
 	}
 	return nil
 }
@@ -623,7 +625,7 @@ func (c *Client) handleMessage(cn *conn, data []byte) {
 				c.log.Info("Klippy called an unknown remote method", "method", m.Method)
 				return
 			}
-			c.remoteQ.push(remoteCall{m.Method, params})
+			c.remoteQ.Push(remoteCall{m.Method, params})
 		}
 		return
 	}
@@ -664,7 +666,7 @@ func (c *Client) dispatchRemote() {
 		select {
 		case <-c.ctx.Done():
 			return
-		case rc := <-c.remoteQ.out:
+		case rc := <-c.remoteQ.Out():
 			c.mu.Lock()
 			h := c.methods[rc.method]
 			c.mu.Unlock()

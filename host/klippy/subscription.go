@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"reflect"
 	"time"
+
+	"github.com/moonrelay/moonrelay/host/internal/fifo"
 )
 
 // UpdateKind says what an Update carries.
@@ -67,7 +69,7 @@ type Subscription struct {
 	c       *Client
 	objects map[string][]string
 	gcode   bool
-	q       *queue[Update]
+	q       *fifo.Queue[Update]
 	pending bool // waiting for a Snapshot; guarded by c.mu
 	warned  bool // guarded by c.mu
 }
@@ -96,11 +98,11 @@ func (c *Client) SubscribeGcodeOutput() *Subscription {
 }
 
 func (c *Client) addSub(s *Subscription) *Subscription {
-	s.q = newQueue[Update]()
+	s.q = fifo.New[Update]()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		s.q.close()
+		s.q.Close()
 		return s
 	}
 	c.subs[s] = struct{}{}
@@ -115,7 +117,7 @@ func (c *Client) addSub(s *Subscription) *Subscription {
 
 // Updates returns the channel of updates. It is closed by Close and when
 // the client closes.
-func (s *Subscription) Updates() <-chan Update { return s.q.out }
+func (s *Subscription) Updates() <-chan Update { return s.q.Out() }
 
 // Close stops the subscription and closes its channel; queued updates are
 // dropped. It is safe to call more than once.
@@ -125,7 +127,7 @@ func (s *Subscription) Close() {
 	_, live := c.subs[s]
 	delete(c.subs, s)
 	c.mu.Unlock()
-	s.q.close()
+	s.q.Close()
 	if live && len(s.objects) > 0 {
 		c.kickSubscribe() // shrink the merged subscription
 	}
@@ -136,7 +138,7 @@ func (s *Subscription) deliver(u Update) {
 	if u.Received.IsZero() {
 		u.Received = time.Now()
 	}
-	if n := s.q.push(u); n > 1000 && !s.warned {
+	if n := s.q.Push(u); n > 1000 && !s.warned {
 		s.warned = true
 		s.c.log.Warn("a klippy subscriber is falling behind", "queued", n)
 	}

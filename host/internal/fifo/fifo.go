@@ -1,11 +1,13 @@
-package klippy
+// Package fifo is an unbounded first-in first-out queue in front of a
+// channel: producers never block, the consumer reads the channel in order.
+package fifo
 
 import "sync"
 
-// queue delivers values to a channel in order without ever blocking the
+// Queue delivers values to a channel in order without ever blocking the
 // producer: values wait in a slice until the consumer takes them. One
 // goroutine per queue moves values from the slice to the channel.
-type queue[T any] struct {
+type Queue[T any] struct {
 	mu     sync.Mutex
 	items  []T
 	closed bool
@@ -15,8 +17,9 @@ type queue[T any] struct {
 	exited chan struct{}
 }
 
-func newQueue[T any]() *queue[T] {
-	q := &queue[T]{
+// New starts a queue; Close stops its goroutine.
+func New[T any]() *Queue[T] {
+	q := &Queue[T]{
 		wake:   make(chan struct{}, 1),
 		out:    make(chan T),
 		done:   make(chan struct{}),
@@ -26,8 +29,11 @@ func newQueue[T any]() *queue[T] {
 	return q
 }
 
-// push queues v and reports the backlog length; it returns -1 once closed.
-func (q *queue[T]) push(v T) int {
+// Out is the channel values are delivered on; it is closed by Close.
+func (q *Queue[T]) Out() <-chan T { return q.out }
+
+// Push queues v and reports the backlog length; it returns -1 once closed.
+func (q *Queue[T]) Push(v T) int {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -43,9 +49,9 @@ func (q *queue[T]) push(v T) int {
 	return n
 }
 
-// close stops delivery, drops what is queued and closes the channel.
+// Close stops delivery, drops what is queued and closes the channel.
 // It waits for the delivery goroutine and is safe to call more than once.
-func (q *queue[T]) close() {
+func (q *Queue[T]) Close() {
 	q.mu.Lock()
 	if !q.closed {
 		q.closed = true
@@ -56,7 +62,7 @@ func (q *queue[T]) close() {
 	<-q.exited
 }
 
-func (q *queue[T]) run() {
+func (q *Queue[T]) run() {
 	defer close(q.exited)
 	defer close(q.out)
 	for {
