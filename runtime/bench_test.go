@@ -120,7 +120,7 @@ func BenchmarkThroughput(b *testing.B) {
 // Their sources go to build/testguests/testdata/ (git-ignored, skipped by
 // ./... patterns) inside the module, so they import guests/sdk like echo
 // does; wasmbuild caches the builds.
-func echoCopies(b *testing.B, n int) string {
+func echoCopies(b testing.TB, n int) string {
 	root, err := wasmbuild.ModuleRoot()
 	if err != nil {
 		b.Fatal(err)
@@ -191,11 +191,80 @@ func BenchmarkColdStart20(b *testing.B) {
 	}
 }
 
+// BenchmarkFirstCall times a guest's first call after it was loaded (or
+// unloaded when idle): compiled from the disk cache, instantiated, warmed,
+// snapshotted, its code mapped (or not, anon-code), and the call itself;
+// then its second call, which runs on pages the first one brought in.
+func BenchmarkFirstCall(b *testing.B) {
+	ctx := context.Background()
+	file := guestWasm(b, echoDir)
+	for _, anon := range []bool{false, true} {
+		b.Run(codeVariant(anon), func(b *testing.B) {
+			e := newEngine(b, Options{IdleUnload: -1, KeepCodeAnonymous: anon}, map[string]string{"echo": file})
+			g := e.guests["echo"]
+			var first, second time.Duration
+			for range b.N {
+				g.pool.unloadIfIdle(ctx, 0, time.Now())
+				for _, d := range []*time.Duration{&first, &second} {
+					t0 := time.Now()
+					if _, err := e.Send(ctx, "echo", benchReq, Call{Scope: "s"}); err != nil {
+						b.Fatal(err)
+					}
+					*d += time.Since(t0)
+				}
+			}
+			b.ReportMetric(float64(first.Microseconds())/float64(b.N)/1000, "first-ms")
+			b.ReportMetric(float64(second.Microseconds())/float64(b.N)/1000, "second-ms")
+		})
+	}
+}
+
 // BenchmarkMemoryPerGuest reports the resident memory 20 guests add: loaded
 // (manifests read, nothing compiled), used (compiled, warmed, one call
-// each, instances idle), and after the idle unload released them.
+// each, instances idle), and after the idle unload released them. The
+// anon-code variant keeps machine code in anonymous memory (the baseline
+// for file-backed code, internals.go).
 func BenchmarkMemoryPerGuest(b *testing.B) {
 	dir := echoCopies(b, 20)
+	send := func(ctx context.Context, e *Engine, g GuestInfo) error {
+		req := benchReq
+		req.URL = g.Name + "://x/"
+		_, err := e.Send(ctx, g.Name, req, Call{Scope: "s"})
+		return err
+	}
+	for _, anon := range []bool{false, true} {
+		b.Run(codeVariant(anon), func(b *testing.B) { benchMemoryPerGuest(b, dir, anon, send) })
+	}
+}
+
+// BenchmarkMemoryPerTransport is BenchmarkMemoryPerGuest for the built-in
+// guests of make (MOONRELAY_GUESTS): each sends once to a host its policy
+// refuses, so the call runs the transport's URL parsing, message building
+// and request, but nothing leaves the machine.
+func BenchmarkMemoryPerTransport(b *testing.B) {
+	dir := os.Getenv("MOONRELAY_GUESTS")
+	if dir == "" {
+		b.Skip("MOONRELAY_GUESTS is not set: run make bench")
+	}
+	send := func(ctx context.Context, e *Engine, g GuestInfo) error {
+		req := benchReq
+		req.URL = g.Schemes[0] + "://user:secret@" + warmUpHost + "/a/b?to=someone"
+		_, _ = e.Send(ctx, g.Name, req, Call{Scope: "s"})
+		return nil
+	}
+	for _, anon := range []bool{false, true} {
+		b.Run(codeVariant(anon), func(b *testing.B) { benchMemoryPerGuest(b, dir, anon, send) })
+	}
+}
+
+func codeVariant(anon bool) string {
+	if anon {
+		return "anon-code"
+	}
+	return "file-code"
+}
+
+func benchMemoryPerGuest(b *testing.B, dir string, anon bool, send func(context.Context, *Engine, GuestInfo) error) {
 	ctx := context.Background()
 	settle := func() int64 {
 		// wazero frees machine code in finalizers: let them run.
@@ -207,7 +276,7 @@ func BenchmarkMemoryPerGuest(b *testing.B) {
 	}
 	for range b.N {
 		before := settle()
-		e, err := New(ctx, Options{CacheDir: testCacheDir(b), Logger: quietLogger(), IdleUnload: -1})
+		e, err := New(ctx, Options{CacheDir: testCacheDir(b), Logger: quietLogger(), IdleUnload: -1, KeepCodeAnonymous: anon})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -215,10 +284,10 @@ func BenchmarkMemoryPerGuest(b *testing.B) {
 			b.Fatal(err)
 		}
 		loaded := settle()
-		for _, g := range e.Guests() {
-			req := benchReq
-			req.URL = g.Name + "://x/"
-			if _, err := e.Send(ctx, g.Name, req, Call{Scope: "s"}); err != nil {
+		guests := e.Guests()
+		n := float64(len(guests))
+		for _, g := range guests {
+			if err := send(ctx, e, g); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -229,9 +298,9 @@ func BenchmarkMemoryPerGuest(b *testing.B) {
 			}
 		}
 		unloaded := settle()
-		b.ReportMetric(float64(loaded-before)/20/(1<<20), "MiB-loaded/guest")
-		b.ReportMetric(float64(used-before)/20/(1<<20), "MiB-used/guest")
-		b.ReportMetric(float64(unloaded-before)/20/(1<<20), "MiB-unloaded/guest")
+		b.ReportMetric(float64(loaded-before)/n/(1<<20), "MiB-loaded/guest")
+		b.ReportMetric(float64(used-before)/n/(1<<20), "MiB-used/guest")
+		b.ReportMetric(float64(unloaded-before)/n/(1<<20), "MiB-unloaded/guest")
 		e.Close(ctx)
 	}
 }

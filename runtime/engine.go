@@ -105,6 +105,9 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime: cache dir %s: %w", opts.CacheDir, err)
 	}
+	if dir := e.codeDir(); dir != "" {
+		pruneCode(dir, codeMaxAge, time.Now())
+	}
 	e.bgCtx, e.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
 	if e.opts.IdleUnload == 0 {
 		e.opts.IdleUnload = DefaultIdleUnload
@@ -114,6 +117,39 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		go e.unloadIdle(e.opts.IdleUnload)
 	}
 	return e, nil
+}
+
+// codeDir is where machine code files live (internals.go), or "" without
+// a cache folder.
+func (e *Engine) codeDir() string {
+	if e.opts.CacheDir == "" {
+		return ""
+	}
+	return filepath.Join(e.opts.CacheDir, "code")
+}
+
+// codeMaxAge is how long a machine code file may go unused before a start
+// removes it.
+const codeMaxAge = 30 * 24 * time.Hour
+
+// fileBackCode moves the machine code of inst's module into file-backed
+// pages (internals.go). Without a cache folder, or where it cannot, the code
+// stays where wazero put it: only memory is at stake, so it logs at debug.
+func (e *Engine) fileBackCode(name string, inst *instance) {
+	dir := e.codeDir()
+	if dir == "" || e.opts.KeepCodeAnonymous {
+		return
+	}
+	code := moduleCode(inst.mod)
+	if len(code) < minFileBackedCode {
+		return
+	}
+	path, err := fileBackCode(dir, code)
+	if err != nil {
+		e.logger.Debug("guest machine code stays in anonymous memory", "guest", name, "err", err)
+		return
+	}
+	e.logger.Debug("guest machine code mapped from file", "guest", name, "file", path, "bytes", len(code))
 }
 
 // unloadIdle releases guests that have not been called for idle, until

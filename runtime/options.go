@@ -143,6 +143,10 @@ type Options struct {
 	// loads it again from the disk cache (~0.1–0.2 s on a PC). Zero means
 	// DefaultIdleUnload; negative keeps every guest loaded.
 	IdleUnload time.Duration
+	// KeepCodeAnonymous leaves machine code in wazero's anonymous memory
+	// instead of mapping it from files in CacheDir/code (internals.go): for
+	// measuring what the files save.
+	KeepCodeAnonymous bool
 	// Redirect sends requests for a host elsewhere, keeping the Host header:
 	// "api.telegram.org" → "http://127.0.0.1:8080". The policy is checked
 	// against the original host. Meant for tests of fixed-host services,

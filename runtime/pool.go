@@ -192,6 +192,9 @@ type pool struct {
 	cm        wazero.CompiledModule
 	cmErr     error
 	data      []dataSegment // moved out of the module; nil once snapshotted
+	// codeMapped is the compiled module whose machine code was moved to
+	// file-backed pages (internals.go).
+	codeMapped wazero.CompiledModule
 
 	mu        sync.Mutex
 	closed    bool
@@ -300,9 +303,16 @@ func (p *pool) newInstance(ctx context.Context) (*instance, error) {
 		snap = p.snap
 	}
 	p.mu.Unlock()
+	// The machine code moves to file-backed pages here (internals.go): after
+	// _initialize and the warm-up, whose code (the Go runtime's start-up,
+	// every package's init, first-use setup) calls do not run again.
 	// Later instances start from the snapshot: the data segments are no
 	// longer needed (a reload after IdleUnload reads them again).
 	p.compileMu.Lock()
+	if p.codeMapped != cm {
+		p.codeMapped = cm
+		p.g.e.fileBackCode(p.g.info.Name, inst)
+	}
 	p.data = nil
 	p.compileMu.Unlock()
 	// Restoring right away maps the image over the instance's memory
@@ -516,7 +526,7 @@ func (p *pool) unloadIfIdle(ctx context.Context, idle time.Duration, now time.Ti
 	}
 	snap.close()
 	_ = p.cm.Close(ctx)
-	p.cm, p.rt, p.data = nil, nil, nil
+	p.cm, p.rt, p.data, p.codeMapped = nil, nil, nil, nil
 	return true
 }
 
