@@ -223,6 +223,24 @@ func (e *Engine) load(ctx context.Context, file string) (*guest, error) {
 // them: they build wazero's definitions of every function, ~0.7 MiB kept
 // for as long as the module is).
 func (e *Engine) compile(ctx context.Context, file string, bin []byte, memory uint64, check bool) (wazero.Runtime, wazero.CompiledModule, []dataSegment, error) {
+	r, cm, segs, err := e.compileKeepBodies(ctx, file, bin, memory)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if check {
+		if err := errors.Join(checkImports(file, cm), checkExports(file, cm)); err != nil {
+			return nil, nil, nil, errors.Join(err, cm.Close(ctx))
+		}
+	}
+	if releaseBodies(cm) < 0 {
+		e.logger.Debug("wasm function bodies kept: this wazero's layout differs from v1.12", "guest", file)
+	}
+	return r, cm, segs, nil
+}
+
+// compileKeepBodies is compile without the checks and without releasing
+// the wasm function bodies (internals.go).
+func (e *Engine) compileKeepBodies(ctx context.Context, file string, bin []byte, memory uint64) (wazero.Runtime, wazero.CompiledModule, []dataSegment, error) {
 	checks := false
 	if ib, err := instrumentLoops(bin); err == nil {
 		bin = ib
@@ -245,11 +263,6 @@ func (e *Engine) compile(ctx context.Context, file string, bin []byte, memory ui
 	cm, err := r.CompileModule(experimental.WithCompilationWorkers(ctx, numWorkers()), bin)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: compile: %w", file, err)
-	}
-	if check {
-		if err := errors.Join(checkImports(file, cm), checkExports(file, cm)); err != nil {
-			return nil, nil, nil, errors.Join(err, cm.Close(ctx))
-		}
 	}
 	return r, cm, segs, nil
 }
