@@ -29,6 +29,11 @@ const minFileBackedCode = 256 << 10
 // (its module is open and the caller holds an instance of it). It returns
 // the file's path.
 func fileBackCode(dir string, code []byte) (string, error) {
+	if inMemoryFS(dir) {
+		// The file's pages would be memory that no one can reclaim, as
+		// much of it as the anonymous pages: only RSS would look smaller.
+		return "", fmt.Errorf("%s is on an in-memory file system (tmpfs): a code file there saves no memory", dir)
+	}
 	page := os.Getpagesize()
 	start := uintptr(unsafe.Pointer(&code[0]))
 	if start%uintptr(page) != 0 {
@@ -69,6 +74,20 @@ func fileBackCode(dir string, code []byte) (string, error) {
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// inMemoryFS reports whether dir (or, before it exists, its parent) is on
+// tmpfs or ramfs, whose pages are memory, not a disk's cache.
+func inMemoryFS(dir string) bool {
+	var st unix.Statfs_t
+	for d := dir; ; d = filepath.Dir(d) {
+		if err := unix.Statfs(d, &st); err == nil {
+			return st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC
+		}
+		if d == filepath.Dir(d) {
+			return false
+		}
+	}
+}
 
 // openSame opens path when its content equals want. It compares through
 // a read-only mapping of the file: no copy of its pages.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // codeMappings lists the executable file mappings of code files in dir
@@ -49,6 +51,9 @@ func TestFileBackedCode(t *testing.T) {
 	ctx := context.Background()
 	e := newEngine(t, Options{IdleUnload: -1}, map[string]string{"echo": guestWasm(t, echoDir)})
 	dir := e.codeDir()
+	if inMemoryFS(dir) {
+		t.Skipf("the test cache %s is on tmpfs, where code files are not used (TestInMemoryFS)", dir)
+	}
 	before := codeMappings(t, dir)
 	send := func(e *Engine) {
 		t.Helper()
@@ -138,5 +143,24 @@ func TestPruneCode(t *testing.T) {
 	left = append(left, dot...)
 	if len(left) != 1 || filepath.Base(left[0]) != "new.code" {
 		t.Fatalf("after pruning: %v; want only new.code", left)
+	}
+}
+
+// TestInMemoryFS: code files are not written to tmpfs, where they would
+// save nothing; a folder that does not exist yet is judged by its parent.
+func TestInMemoryFS(t *testing.T) {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/dev/shm", &st); err != nil || st.Type != unix.TMPFS_MAGIC {
+		t.Skip("no tmpfs at /dev/shm")
+	}
+	if !inMemoryFS("/dev/shm/moonrelay-not-there/code") {
+		t.Error("/dev/shm/… not reported as in memory")
+	}
+	if _, err := fileBackCode("/dev/shm/moonrelay-not-there", make([]byte, 1)); err == nil || !strings.Contains(err.Error(), "tmpfs") {
+		t.Errorf("fileBackCode on tmpfs: %v; want a tmpfs refusal", err)
+	}
+	dir := t.TempDir()
+	if err := unix.Statfs(dir, &st); err == nil && st.Type != unix.TMPFS_MAGIC && st.Type != unix.RAMFS_MAGIC && inMemoryFS(dir) {
+		t.Errorf("%s reported as in memory", dir)
 	}
 }
