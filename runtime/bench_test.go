@@ -87,11 +87,12 @@ func BenchmarkCallHTTP(b *testing.B) {
 
 // BenchmarkThroughput runs 1000 calls per iteration, one after another or
 // all at once, spread over 8 scopes as 8 notifiers would, and reports
-// calls/s.
+// calls/s; anon-code keeps the machine code in anonymous memory.
 func BenchmarkThroughput(b *testing.B) {
-	for _, mode := range []string{"sequential", "concurrent"} {
+	for _, mode := range []string{"sequential", "concurrent", "sequential-anon-code", "concurrent-anon-code"} {
 		b.Run(mode+"-1000", func(b *testing.B) {
-			e := newEngine(b, Options{}, map[string]string{"echo": guestWasm(b, echoDir)})
+			anon := strings.HasSuffix(mode, "-anon-code")
+			e := newEngine(b, Options{KeepCodeAnonymous: anon}, map[string]string{"echo": guestWasm(b, echoDir)})
 			ctx := context.Background()
 			b.ResetTimer()
 			t0 := time.Now()
@@ -103,7 +104,7 @@ func BenchmarkThroughput(b *testing.B) {
 							b.Error(err)
 						}
 					}
-					if mode == "sequential" {
+					if strings.HasPrefix(mode, "sequential") {
 						call()
 					} else {
 						wg.Go(call)
