@@ -5,11 +5,13 @@ package runtime
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,8 +53,8 @@ func TestFileBackedCode(t *testing.T) {
 	ctx := context.Background()
 	e := newEngine(t, Options{IdleUnload: -1}, map[string]string{"echo": guestWasm(t, echoDir)})
 	dir := e.codeDir()
-	if inMemoryFS(dir) {
-		t.Skipf("the test cache %s is on tmpfs, where code files are not used (TestInMemoryFS)", dir)
+	if why := unsuitableCodeDir(dir); why != "" {
+		t.Skipf("code files are not used here (TestUnsuitableCodeDir): %s", why)
 	}
 	before := codeMappings(t, dir)
 	send := func(e *Engine) {
@@ -64,6 +66,7 @@ func TestFileBackedCode(t *testing.T) {
 		if !res.OK || !strings.Contains(res.Info, benchReq.Title) {
 			t.Fatalf("echo answered %+v", res)
 		}
+		e.codeJobs.Wait() // the move to a file runs in the background
 	}
 	send(e)
 	after := codeMappings(t, dir)
@@ -146,21 +149,71 @@ func TestPruneCode(t *testing.T) {
 	}
 }
 
-// TestInMemoryFS: code files are not written to tmpfs, where they would
-// save nothing; a folder that does not exist yet is judged by its parent.
-func TestInMemoryFS(t *testing.T) {
+// TestUnsuitableCodeDir: code files are not written to tmpfs, where they
+// would save nothing; a folder that does not exist yet is judged by its
+// parent.
+func TestUnsuitableCodeDir(t *testing.T) {
 	var st unix.Statfs_t
 	if err := unix.Statfs("/dev/shm", &st); err != nil || st.Type != unix.TMPFS_MAGIC {
 		t.Skip("no tmpfs at /dev/shm")
 	}
-	if !inMemoryFS("/dev/shm/moonrelay-not-there/code") {
-		t.Error("/dev/shm/… not reported as in memory")
+	if why := unsuitableCodeDir("/dev/shm/moonrelay-not-there/code"); !strings.Contains(why, "tmpfs") {
+		t.Errorf("/dev/shm/…: %q; want a tmpfs refusal", why)
 	}
 	if _, err := fileBackCode("/dev/shm/moonrelay-not-there", make([]byte, 1)); err == nil || !strings.Contains(err.Error(), "tmpfs") {
 		t.Errorf("fileBackCode on tmpfs: %v; want a tmpfs refusal", err)
 	}
 	dir := t.TempDir()
-	if err := unix.Statfs(dir, &st); err == nil && st.Type != unix.TMPFS_MAGIC && st.Type != unix.RAMFS_MAGIC && inMemoryFS(dir) {
-		t.Errorf("%s reported as in memory", dir)
+	if err := unix.Statfs(dir, &st); err == nil && st.Type != unix.TMPFS_MAGIC && st.Type != unix.RAMFS_MAGIC && st.Flags&unix.ST_NOEXEC == 0 {
+		if why := unsuitableCodeDir(dir); why != "" {
+			t.Errorf("%s refused: %s", dir, why)
+		}
+	}
+}
+
+// TestRestoreCode: when mapping the file over the code fails, restoreCode
+// puts the same bytes back in anonymous memory, read-only and executable.
+func TestRestoreCode(t *testing.T) {
+	page := os.Getpagesize()
+	region, err := unix.Mmap(-1, 0, 4*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.MunmapPtr(unsafe.Pointer(&region[0]), uintptr(len(region)))
+	want := make([]byte, len(region))
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	f, err := os.CreateTemp(t.TempDir(), "code")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	// As after a failed MAP_FIXED that removed the old pages: nothing.
+	if err := unix.Munmap(region); err != nil {
+		t.Fatal(err)
+	}
+	if err := restoreCode(int(f.Fd()), region); err != nil {
+		t.Fatal(err)
+	}
+	if string(region) != string(want) {
+		t.Fatal("restored code differs from the file")
+	}
+	maps, _ := os.ReadFile("/proc/self/maps")
+	start := fmt.Sprintf("%x-", uintptr(unsafe.Pointer(&region[0])))
+	found := false
+	for _, l := range strings.Split(string(maps), "\n") {
+		if strings.HasPrefix(l, start) {
+			found = true
+			if f := strings.Fields(l); len(f) < 2 || f[1] != "r-xp" {
+				t.Fatalf("restored region mapped %q; want r-xp", l)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("restored region not in /proc/self/maps")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
@@ -41,6 +42,10 @@ type Engine struct {
 	// calls counts calls in flight: Close cancels them (bgCtx) and waits,
 	// because closing a runtime frees the memory their code runs in.
 	calls sync.WaitGroup
+	// codeJobs counts machine code being moved to files (internals.go);
+	// codeWarn makes the first failure to do so an info log.
+	codeJobs sync.WaitGroup
+	codeWarn sync.Once
 
 	mu       sync.Mutex
 	closed   bool
@@ -132,21 +137,43 @@ func (e *Engine) codeDir() string {
 // removes it.
 const codeMaxAge = 30 * 24 * time.Hour
 
-// fileBackCode moves the machine code of inst's module into file-backed
-// pages (internals.go). Without a cache folder, or where it cannot, the code
-// stays where wazero put it: only memory is at stake, so it logs at debug.
-func (e *Engine) fileBackCode(name string, inst *instance) {
-	dir := e.codeDir()
-	if dir == "" || e.opts.KeepCodeAnonymous {
+// fileBackCodeLater moves the machine code of mod's module into
+// file-backed pages (internals.go) in the background. Holding mod keeps
+// that code mapped until it is done, even if the guest is unloaded
+// meanwhile; code running in it meanwhile is not disturbed (the bytes at
+// every address stay the same).
+func (e *Engine) fileBackCodeLater(name string, mod api.Module) {
+	if e.codeDir() == "" || e.opts.KeepCodeAnonymous {
 		return
 	}
-	code := moduleCode(inst.mod)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	e.codeJobs.Add(1)
+	go func() {
+		defer e.codeJobs.Done()
+		e.fileBackCode(name, mod)
+	}()
+}
+
+// fileBackCode does the work of fileBackCodeLater. Where it cannot, the
+// code stays where wazero put it: only memory is at stake.
+func (e *Engine) fileBackCode(name string, mod api.Module) {
+	dir := e.codeDir()
+	code := moduleCode(mod)
 	if len(code) < minFileBackedCode {
 		return
 	}
 	path, err := fileBackCode(dir, code)
 	if err != nil {
-		e.logger.Debug("guest machine code stays in anonymous memory", "guest", name, "err", err)
+		// Said once at info level: a plugin in use then costs ~20 MiB
+		// instead of ~8, and the owner should learn why.
+		level := slog.LevelDebug
+		e.codeWarn.Do(func() { level = slog.LevelInfo })
+		e.logger.Log(context.Background(), level, "plugin machine code stays in memory, ~20 MiB per plugin in use instead of ~8; set [plugins] code_files = false to stop trying",
+			"guest", name, "reason", err.Error())
 		return
 	}
 	e.logger.Debug("guest machine code mapped from file", "guest", name, "file", path, "bytes", len(code))
@@ -190,6 +217,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Unlock()
 	e.bgCancel()
 	e.bg.Wait()
+	e.codeJobs.Wait()
 	e.calls.Wait()
 	e.transports.close()
 	var errs []error

@@ -9,11 +9,11 @@ import (
 )
 
 // The two places the host reaches into wazero's internals, both for memory:
-// each loaded guest costs ~8 MiB less. They are written against wazero
-// v1.12 (go.mod). Both find their way with reflect by field name and give
-// up (nothing done, nothing broken) when the layout differs; the tests
-// TestFileBackedCode and TestReleaseBodies fail then, so a wazero upgrade
-// cannot silently lose them.
+// together a used guest costs 9-12 MiB less (runtime/RATIONALE.md, "Memory
+// per guest"). They are written against wazero v1.12 (go.mod). Both find
+// their way with reflect by field name and give up (nothing done, nothing
+// broken) when the layout differs; TestModuleCode and TestReleaseBodies
+// fail then, so a wazero upgrade cannot silently lose them.
 //
 // Machine code in file-backed pages.
 //
@@ -22,8 +22,9 @@ import (
 // 3.5 MB standard-Go guest, although a call runs a small part of it (the
 // Go runtime's start-up, encoding/json's type building, the transport's
 // own code). After a guest's snapshot is taken, the host writes that code
-// to a file in the cache folder, named by its content, and maps the file
-// read-only over the same addresses (codemap_linux.go). The bytes at every
+// to a file in the cache folder, named by its checksums, and maps the file
+// read-only over the same addresses, in the background (codemap_linux.go,
+// Engine.fileBackCodeLater). The bytes at every
 // address are the same before and after, so code running or about to run
 // sees no change. From then on the code is like a shared library's text:
 // pages come from the page cache when first run, only pages that calls run
@@ -31,8 +32,8 @@ import (
 // them again later.
 
 // moduleCode returns the machine code wazero compiled for the module that
-// mod is an instance of, or nil when it cannot be found: another engine
-// (the interpreter, the fallback runtime), or a wazero release whose
+// mod is an instance of, or nil when it cannot be found: wazero's
+// interpreter (CPUs its compiler does not support), or a wazero release whose
 // internals differ from the one this was written against (v1.12, see
 // go.mod). The path is api.Module (*wasm.ModuleInstance) → Engine
 // (*wazevo.moduleEngine) → parent (*wazevo.compiledModule) → executables →
@@ -69,10 +70,10 @@ func moduleCode(mod api.Module) []byte {
 // releaseBodies drops the wasm function bodies and local types wazero keeps
 // in a compiled module's decoded wasm.Module (~2.4 MiB for a standard-Go
 // guest, a copy of most of its .wasm file). In wazero v1.12 they are read
-// only while compiling and validating, both inside CompileModule, and by
-// the interpreter engine, which the host does not use; instantiating,
-// calling, stack traces (which use BodyOffsetInCodeSection, kept) and
-// Close never read them. It must be called right after CompileModule, before
+// only while compiling and validating, both inside CompileModule (its
+// interpreter, used where the compiler is not supported, also compiles
+// every function there); instantiating, calling, stack traces (which use
+// BodyOffsetInCodeSection, kept) and Close never read them. It must be called right after CompileModule, before
 // cm is shared. The path is wazero.CompiledModule (*wazero.compiledModule)
 // → module (*wasm.Module) → CodeSection[i].{Body,LocalTypes}. It reports
 // how many body bytes it released, or -1 when the layout differs.

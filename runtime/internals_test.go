@@ -3,8 +3,10 @@ package runtime
 import (
 	"context"
 	"os"
+	goruntime "runtime"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero"
 )
@@ -99,4 +101,37 @@ func TestReleaseBodies(t *testing.T) {
 			t.Fatalf("echo released %d body bytes; want over 1 MiB (a changed wazero layout gives -1)", n)
 		}
 	})
+}
+
+// TestModuleCode: the machine code of a used guest's module is found
+// through wazero's internals wherever wazero compiles (not only where code
+// files are used), page-aligned and the size of a Go guest's code.
+func TestModuleCode(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, Options{IdleUnload: -1, KeepCodeAnonymous: true}, map[string]string{"echo": guestWasm(t, echoDir)})
+	if _, err := e.Send(ctx, "echo", benchReq, Call{Scope: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	p := e.guests["echo"].pool
+	p.mu.Lock()
+	var inst *instance
+	if len(p.idle) > 0 {
+		inst = p.idle[0]
+	} else {
+		inst = p.fresh
+	}
+	p.mu.Unlock()
+	if inst == nil {
+		t.Fatal("no idle instance after a call")
+	}
+	if a := goruntime.GOARCH; a != "amd64" && a != "arm64" {
+		t.Skip("wazero runs its interpreter on " + a + ": no machine code")
+	}
+	code := moduleCode(inst.mod)
+	if len(code) < 1<<20 {
+		t.Fatalf("moduleCode found %d bytes; want the MiBs of a Go guest (a changed wazero layout gives none)", len(code))
+	}
+	if addr := uintptr(unsafe.Pointer(&code[0])); addr%uintptr(os.Getpagesize()) != 0 {
+		t.Fatalf("code at %#x is not page-aligned", addr)
+	}
 }

@@ -192,17 +192,17 @@ type pool struct {
 	cm        wazero.CompiledModule
 	cmErr     error
 	data      []dataSegment // moved out of the module; nil once snapshotted
-	// codeMapped is the compiled module whose machine code was moved to
-	// file-backed pages (internals.go).
-	codeMapped wazero.CompiledModule
 
-	mu        sync.Mutex
-	closed    bool
-	snap      *snapshot   // state after _initialize, taken from the first instance
-	fresh     *instance   // never used by a call
-	idle      []*instance // restored to snap after their last call; oldest first
-	refilling bool
-	lastUsed  time.Time // last get or put; unloadIfIdle compares with it
+	mu     sync.Mutex
+	closed bool
+	snap   *snapshot // state after _initialize, taken from the first instance
+	// codePending is an instance of the module whose machine code is still
+	// to move to a file, after the next successful call (put).
+	codePending api.Module
+	fresh       *instance   // never used by a call
+	idle        []*instance // restored to snap after their last call; oldest first
+	refilling   bool
+	lastUsed    time.Time // last get or put; unloadIfIdle compares with it
 }
 
 // compiled returns the compiled module, compiling it on first use (guests
@@ -295,29 +295,40 @@ func (p *pool) newInstance(ctx context.Context) (*instance, error) {
 		_ = inst.mod.Close(ctx)
 		return nil, p.g.errorf("_initialize", err, "snapshot after _initialize: %v", err)
 	}
+	// Install the snapshot, unless another instance's came first or the
+	// guest was unloaded meanwhile (the next load takes its own then).
+	p.compileMu.Lock()
+	current := p.cm == cm
 	p.mu.Lock()
-	if p.snap == nil {
+	installed := current && p.snap == nil
+	stale := !current // this instance's own snapshot, closed after use
+	switch {
+	case installed:
 		p.snap = snap
-	} else {
+		// The machine code moves to file-backed pages (internals.go) after
+		// the first call that succeeds on it (put): after _initialize and
+		// the warm-up, whose code (the Go runtime's start-up, every
+		// package's init, first-use setup) calls do not run again, and
+		// not during the first call, which it would slow down.
+		p.codePending = inst.mod
+	case current:
 		snap.close()
 		snap = p.snap
 	}
 	p.mu.Unlock()
-	// The machine code moves to file-backed pages here (internals.go): after
-	// _initialize and the warm-up, whose code (the Go runtime's start-up,
-	// every package's init, first-use setup) calls do not run again.
-	// Later instances start from the snapshot: the data segments are no
-	// longer needed (a reload after IdleUnload reads them again).
-	p.compileMu.Lock()
-	if p.codeMapped != cm {
-		p.codeMapped = cm
-		p.g.e.fileBackCode(p.g.info.Name, inst)
+	if current {
+		// Later instances start from the snapshot: the data segments are
+		// no longer needed (a reload after IdleUnload reads them again).
+		p.data = nil
 	}
-	p.data = nil
 	p.compileMu.Unlock()
 	// Restoring right away maps the image over the instance's memory
 	// (Linux), so even the first instance keeps only what calls write.
-	if err := snap.restore(ctx, inst); err != nil {
+	err = snap.restore(ctx, inst)
+	if stale {
+		snap.close() // the instance keeps its mapping of it
+	}
+	if err != nil {
 		_ = inst.mod.Close(ctx)
 		return nil, p.g.errorf("_initialize", err, "restoring to the snapshot: %v", err)
 	}
@@ -476,6 +487,8 @@ func (p *pool) put(ctx context.Context, inst *instance) {
 	}
 	p.idle = append(p.idle, inst)
 	p.lastUsed = time.Now()
+	code := p.codePending
+	p.codePending = nil
 	var evict *instance
 	if len(p.idle) > p.g.limits.MaxIdle {
 		evict, p.idle = p.idle[0], p.idle[1:]
@@ -483,6 +496,9 @@ func (p *pool) put(ctx context.Context, inst *instance) {
 	p.mu.Unlock()
 	if evict != nil {
 		_ = evict.mod.Close(ctx)
+	}
+	if code != nil {
+		p.g.e.fileBackCodeLater(p.g.info.Name, code)
 	}
 }
 
@@ -517,7 +533,7 @@ func (p *pool) unloadIfIdle(ctx context.Context, idle time.Duration, now time.Ti
 	insts := append(p.idle, p.fresh)
 	p.idle, p.fresh = nil, nil
 	snap := p.snap
-	p.snap = nil
+	p.snap, p.codePending = nil, nil
 	p.mu.Unlock()
 	for _, inst := range insts {
 		if inst != nil {
@@ -526,7 +542,7 @@ func (p *pool) unloadIfIdle(ctx context.Context, idle time.Duration, now time.Ti
 	}
 	snap.close()
 	_ = p.cm.Close(ctx)
-	p.cm, p.rt, p.data, p.codeMapped = nil, nil, nil, nil
+	p.cm, p.rt, p.data = nil, nil, nil
 	return true
 }
 
@@ -543,7 +559,7 @@ func (p *pool) close(ctx context.Context) {
 	insts := append(p.idle, p.fresh)
 	p.idle, p.fresh = nil, nil
 	snap := p.snap
-	p.snap = nil
+	p.snap, p.codePending = nil, nil
 	p.mu.Unlock()
 	var errs []error
 	for _, inst := range insts {

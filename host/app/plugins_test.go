@@ -22,3 +22,20 @@ func TestIdleUnload(t *testing.T) {
 		}
 	}
 }
+
+func TestKeepCodeAnonymous(t *testing.T) {
+	b := func(v bool) *bool { return &v }
+	for _, tc := range []struct {
+		name string
+		in   *bool
+		want bool
+	}{
+		{"unset: code files", nil, false},
+		{"true: code files", b(true), false},
+		{"false: anonymous", b(false), true},
+	} {
+		if got := keepCodeAnonymous(tc.in); got != tc.want {
+			t.Errorf("%s: keepCodeAnonymous = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
