@@ -167,10 +167,21 @@ func RunFailures(t *testing.T, eng *runtime.Engine, cap *Capture, guest, url str
 }
 
 // Validation is a notifier URL and what mr_validate must answer: an error
-// containing Err, or OK with this redacted URL, these hosts (joined with
-// ",") and, when Format is set, this format option.
+// containing Err and beginning with ErrPrefix, or OK with this redacted URL,
+// these hosts (joined with ","), this format option (unset or empty when
+// Format is) and the Options.
 type Validation struct {
 	URL, Err, Redacted, Hosts, Format string
+	// ErrPrefix, when set, makes the case an error case like Err does, and
+	// the error must begin with it.
+	ErrPrefix string
+	// Secret, when set, is a part of URL that must not show: neither in the
+	// error nor in the redacted URL.
+	Secret string
+	// Options are more options the OK answer must have: each one's value
+	// must equal the answer's (an empty value wants the option unset or
+	// empty). The format option is Format's, not theirs.
+	Options map[string]string
 }
 
 // RunValidate checks mr_validate of guest for each case.
@@ -178,18 +189,35 @@ func RunValidate(t *testing.T, eng *runtime.Engine, guest string, cases []Valida
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.URL, func(t *testing.T) {
+			if _, ok := tc.Options["format"]; ok {
+				t.Fatal(`want the format option in Format, not in Options`)
+			}
 			vr, err := eng.Validate(context.Background(), guest, tc.URL)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.Err != "" {
+			if tc.Secret != "" && strings.Contains(vr.Error, tc.Secret) {
+				t.Errorf("error %q shows the secret %q", vr.Error, tc.Secret)
+			}
+			if tc.Err != "" || tc.ErrPrefix != "" {
 				if vr.OK || !strings.Contains(vr.Error, tc.Err) {
 					t.Errorf("validate = %+v, want error containing %q", vr, tc.Err)
+				}
+				if !strings.HasPrefix(vr.Error, tc.ErrPrefix) {
+					t.Errorf("validate = %+v, want error beginning with %q", vr, tc.ErrPrefix)
 				}
 				return
 			}
 			if !vr.OK || vr.RedactedURL != tc.Redacted || strings.Join(vr.Hosts, ",") != tc.Hosts || vr.Options["format"] != tc.Format {
 				t.Errorf("validate = %+v, want redacted %q hosts %q format %q", vr, tc.Redacted, tc.Hosts, tc.Format)
+			}
+			if tc.Secret != "" && strings.Contains(vr.RedactedURL, tc.Secret) {
+				t.Errorf("redacted URL %q shows the secret %q", vr.RedactedURL, tc.Secret)
+			}
+			for k, v := range tc.Options {
+				if vr.Options[k] != v {
+					t.Errorf("option %s = %q, want %q", k, vr.Options[k], v)
+				}
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
 
@@ -138,48 +137,16 @@ func TestValidate(t *testing.T) {
 	if g, ok := eng.ForURL("https://discord.com/api/webhooks/" + hook); !ok || g.Name != "discord" {
 		t.Errorf("native URL not routed to discord: %+v", g)
 	}
-	for _, tc := range []struct {
-		url, wantErr, wantRedacted string
-		wantOpts                   map[string]string
-	}{
-		{url: "discord://" + hook, wantRedacted: "discord://1234567890/****"},
-		{url: "discord://Voron@" + hook + "?format=markdown", wantRedacted: "discord://Voron@1234567890/****", wantOpts: map[string]string{"format": "markdown"}},
-		{url: "https://discordapp.com/api/webhooks/" + hook + "/?thread=5", wantOpts: map[string]string{"format": "markdown", "thread": "5"}},
-		{url: "discord://" + hook + "?url=https://x.example", wantOpts: map[string]string{"format": "markdown"}},
-		{url: "discord://" + hook + "?format=html", wantOpts: map[string]string{"format": "html"}},
-		{url: "discord://1234567890", wantErr: "needs the webhook id and token"},
-		{url: "discord://" + hook + "?flags=-1", wantErr: "flags=-1"},
-		{url: "discord://" + hook + "?flags=abc", wantErr: "flags=abc"},
-		{url: "https://discord.com/api/webhooks/abc/def", wantErr: "not a Discord webhook URL"},
-		{url: "discord://1234567890/AbC%zz", wantErr: "invalid URL escape"},
-	} {
-		res, err := eng.Validate(context.Background(), "discord", tc.url)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.url, err)
-		}
-		if tc.wantErr != "" {
-			if res.OK || !strings.Contains(res.Error, tc.wantErr) {
-				t.Errorf("%s: got %+v, want error containing %q", tc.url, res, tc.wantErr)
-			}
-			if strings.Contains(res.Error, "AbC") {
-				t.Errorf("%s: error leaks the token: %s", tc.url, res.Error)
-			}
-			continue
-		}
-		if !res.OK {
-			t.Errorf("%s: %s", tc.url, res.Error)
-			continue
-		}
-		if len(res.Hosts) != 1 || res.Hosts[0] != "discord.com" {
-			t.Errorf("%s: hosts %v", tc.url, res.Hosts)
-		}
-		if strings.Contains(res.RedactedURL, "AbC") || tc.wantRedacted != "" && res.RedactedURL != tc.wantRedacted {
-			t.Errorf("%s: redacted %q, want %q", tc.url, res.RedactedURL, tc.wantRedacted)
-		}
-		for k, v := range tc.wantOpts {
-			if res.Options[k] != v {
-				t.Errorf("%s: option %s = %q, want %q", tc.url, k, res.Options[k], v)
-			}
-		}
-	}
+	transporttest.RunValidate(t, eng, "discord", []transporttest.Validation{
+		{URL: "discord://" + hook, Secret: "AbC", Redacted: "discord://1234567890/****", Hosts: "discord.com"},
+		{URL: "discord://Voron@" + hook + "?format=markdown", Secret: "AbC", Redacted: "discord://Voron@1234567890/****", Hosts: "discord.com", Format: "markdown"},
+		{URL: "https://discordapp.com/api/webhooks/" + hook + "/?thread=5", Secret: "AbC", Redacted: "discord://1234567890/****", Hosts: "discord.com", Format: "markdown", Options: map[string]string{"thread": "5"}},
+		{URL: "discord://" + hook + "?url=https://x.example", Secret: "AbC", Redacted: "discord://1234567890/****", Hosts: "discord.com", Format: "markdown"},
+		{URL: "discord://" + hook + "?format=html", Secret: "AbC", Redacted: "discord://1234567890/****", Hosts: "discord.com", Format: "html"},
+		{URL: "discord://1234567890", Secret: "AbC", Err: "needs the webhook id and token"},
+		{URL: "discord://" + hook + "?flags=-1", Secret: "AbC", Err: "flags=-1"},
+		{URL: "discord://" + hook + "?flags=abc", Secret: "AbC", Err: "flags=abc"},
+		{URL: "https://discord.com/api/webhooks/abc/def", Secret: "AbC", Err: "not a Discord webhook URL"},
+		{URL: "discord://1234567890/AbC%zz", Secret: "AbC", Err: "invalid URL escape"},
+	})
 }

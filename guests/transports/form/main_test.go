@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
@@ -79,31 +77,13 @@ func TestFailures(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		url, redacted, err string
-	}{
-		{url: "form://user:secret@printer.local:8080/hook?attach-as=file", redacted: "form://user:****@printer.local:8080/hook"},
-		{url: "forms://hooks.example.com/?attach-as=%20image*%20", redacted: "forms://hooks.example.com/"},
-		{url: "form://host/?attach-as=%7Bimage%7D", err: "form: attach-as={image} is not a part name"},
-		{url: "form://host/?method=TRACE", err: "form: method=TRACE is not one of POST, GET, DELETE, PUT, HEAD, PATCH"},
-		{url: "form://?method=GET", err: "form: the URL names no host; use form://[user[:password]@]host[:port][/path] (forms:// for https)"},
-	} {
-		t.Run(tc.url, func(t *testing.T) {
-			vr, err := eng.Validate(context.Background(), "form", tc.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.err != "" {
-				if vr.OK || !strings.HasPrefix(vr.Error, tc.err) {
-					t.Errorf("validate = %+v, want error %q", vr, tc.err)
-				}
-				return
-			}
-			if !vr.OK || vr.RedactedURL != tc.redacted {
-				t.Errorf("validate = %+v, want redacted %q", vr, tc.redacted)
-			}
-		})
-	}
+	transporttest.RunValidate(t, eng, "form", []transporttest.Validation{
+		{URL: "form://user:secret@printer.local:8080/hook?attach-as=file", Secret: "secret", Redacted: "form://user:****@printer.local:8080/hook", Hosts: "printer.local"},
+		{URL: "forms://hooks.example.com/?attach-as=%20image*%20", Redacted: "forms://hooks.example.com/", Hosts: "hooks.example.com"},
+		{URL: "form://host/?attach-as=%7Bimage%7D", ErrPrefix: "form: attach-as={image} is not a part name"},
+		{URL: "form://host/?method=TRACE", ErrPrefix: "form: method=TRACE is not one of POST, GET, DELETE, PUT, HEAD, PATCH"},
+		{URL: "form://?method=GET", ErrPrefix: "form: the URL names no host; use form://[user[:password]@]host[:port][/path] (forms:// for https)"},
+	})
 }
 
 // TestExportCases writes the golden cases as JSON to $APPRISE_ORACLE_CASES,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -88,36 +87,17 @@ func TestNetworkErrorRetries(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		url, redacted, err string
-		options            map[string]string
-	}{
-		{url: "json://user:secret@printer.local:8080/hook?+X-Token=abc", redacted: "json://user:****@printer.local:8080/hook"},
-		{url: "jsons://bob@[fe80::1]/", redacted: "jsons://bob@[fe80::1]/"},
-		{url: "json://192.168.1.5/a/b/?format=markdown", redacted: "json://192.168.1.5/a/b/", options: map[string]string{"format": "markdown"}},
-		{url: "json://host/?format=rtf", redacted: "json://host/"},
-		{url: "json://", err: "json: the URL names no host; use json://[user[:password]@]host[:port][/path] (jsons:// for https)"},
-		{url: "json://bad_host_/", err: `json: "bad_host_" is not a valid host name or address`},
-		{url: "json://host:port/", err: `json: "host:port" is not a valid host name or address`},
-		{url: "json://host/?method=OPTIONS", err: "json: method=OPTIONS is not one of POST, GET, DELETE, PUT, HEAD, PATCH"},
-		{url: "json://host/?port=70000", err: "json: port=70000 is not a port number (1-65535)"},
-	} {
-		t.Run(tc.url, func(t *testing.T) {
-			vr, err := eng.Validate(context.Background(), "json", tc.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.err != "" {
-				if vr.OK || !strings.HasPrefix(vr.Error, tc.err) {
-					t.Errorf("validate = %+v, want error %q", vr, tc.err)
-				}
-				return
-			}
-			if !vr.OK || vr.RedactedURL != tc.redacted || len(vr.Hosts) != 1 || vr.Options["format"] != tc.options["format"] {
-				t.Errorf("validate = %+v, want redacted %q options %v", vr, tc.redacted, tc.options)
-			}
-		})
-	}
+	transporttest.RunValidate(t, eng, "json", []transporttest.Validation{
+		{URL: "json://user:secret@printer.local:8080/hook?+X-Token=abc", Secret: "secret", Redacted: "json://user:****@printer.local:8080/hook", Hosts: "printer.local"},
+		{URL: "jsons://bob@[fe80::1]/", Redacted: "jsons://bob@[fe80::1]/", Hosts: "fe80::1"},
+		{URL: "json://192.168.1.5/a/b/?format=markdown", Redacted: "json://192.168.1.5/a/b/", Hosts: "192.168.1.5", Format: "markdown"},
+		{URL: "json://host/?format=rtf", Redacted: "json://host/", Hosts: "host"},
+		{URL: "json://", ErrPrefix: "json: the URL names no host; use json://[user[:password]@]host[:port][/path] (jsons:// for https)"},
+		{URL: "json://bad_host_/", ErrPrefix: `json: "bad_host_" is not a valid host name or address`},
+		{URL: "json://host:port/", ErrPrefix: `json: "host:port" is not a valid host name or address`},
+		{URL: "json://host/?method=OPTIONS", ErrPrefix: "json: method=OPTIONS is not one of POST, GET, DELETE, PUT, HEAD, PATCH"},
+		{URL: "json://host/?port=70000", ErrPrefix: "json: port=70000 is not a port number (1-65535)"},
+	})
 }
 
 // TestExportCases writes the golden cases as JSON to $APPRISE_ORACLE_CASES,

@@ -177,36 +177,16 @@ func TestWebhooks(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	eng := engine(t, nil)
-	tests := []struct{ url, wantErr, wantHosts string }{
-		{url: "matrixs://bot:pw@matrix.org/#room", wantHosts: "[matrix.org]"},
-		{url: "https://webhooks.t2bot.io/api/v1/matrix/hook/" + t2token, wantHosts: "[webhooks.t2bot.io]"},
-		{url: "matrixs://syt_token@matrix.org", wantErr: `matrix: no room given and "matrix.org" is not a t2bot webhook id`},
-		{url: "matrixs://bot:pw@matrix.org/@someone:matrix.org", wantErr: `matrix: "@someone:matrix.org" is a user; Apprise 1.9.8 sends only to rooms`},
-		{url: "matrixs://bot:pw@matrix.org/#room?msgtype=emote", wantErr: `matrix: msgtype "emote" is not text or notice`},
-		{url: "matrixs://bot:pw@matrix.org/#room?mode=discord", wantErr: `matrix: mode "discord" is not one of off, matrix, slack or t2bot`},
-		{url: "matrixs://bot:pw@matrix.org/#room?v=4", wantErr: `matrix: version "4" is not 2 or 3`},
-		{url: "matrix://short?mode=t2bot", wantErr: "matrix: the t2bot webhook id must be 64 letters and digits"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.url, func(t *testing.T) {
-			res, err := eng.Validate(t.Context(), "matrix", tc.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.wantErr != "" {
-				if res.OK || !strings.HasPrefix(res.Error, tc.wantErr) {
-					t.Errorf("result %+v, want error %q", res, tc.wantErr)
-				}
-				return
-			}
-			if !res.OK || strings.Contains(res.RedactedURL, "pw") || strings.Contains(res.RedactedURL, t2token) {
-				t.Errorf("result %+v", res)
-			}
-			if got := strings.Join(res.Hosts, ","); "["+got+"]" != tc.wantHosts {
-				t.Errorf("hosts %v, want %s", res.Hosts, tc.wantHosts)
-			}
-		})
-	}
+	transporttest.RunValidate(t, eng, "matrix", []transporttest.Validation{
+		{URL: "matrixs://bot:pw@matrix.org/#room", Secret: "pw", Redacted: "matrixs://bot:****@matrix.org/#room", Hosts: "matrix.org"},
+		{URL: "https://webhooks.t2bot.io/api/v1/matrix/hook/" + t2token, Secret: t2token, Redacted: "matrixs://0123****/?mode=t2bot", Hosts: "webhooks.t2bot.io"},
+		{URL: "matrixs://syt_token@matrix.org", ErrPrefix: `matrix: no room given and "matrix.org" is not a t2bot webhook id`},
+		{URL: "matrixs://bot:pw@matrix.org/@someone:matrix.org", ErrPrefix: `matrix: "@someone:matrix.org" is a user; Apprise 1.9.8 sends only to rooms`},
+		{URL: "matrixs://bot:pw@matrix.org/#room?msgtype=emote", ErrPrefix: `matrix: msgtype "emote" is not text or notice`},
+		{URL: "matrixs://bot:pw@matrix.org/#room?mode=discord", ErrPrefix: `matrix: mode "discord" is not one of off, matrix, slack or t2bot`},
+		{URL: "matrixs://bot:pw@matrix.org/#room?v=4", ErrPrefix: `matrix: version "4" is not 2 or 3`},
+		{URL: "matrix://short?mode=t2bot", ErrPrefix: "matrix: the t2bot webhook id must be 64 letters and digits: matrix://WEBHOOK_ID"},
+	})
 }
 
 func TestMarkdown(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"regexp"
 	"strconv"
 	"strings"
@@ -115,54 +114,21 @@ func TestValidate(t *testing.T) {
 	if g, ok := eng.ForURL("https://hooks.slack.com/services/" + tokens); !ok || g.Name != "slack" {
 		t.Errorf("native URL not routed to slack: %+v", g)
 	}
-	for _, tc := range []struct {
-		url, wantErr, wantRedacted, wantHost string
-		wantOpts                             map[string]string
-	}{
-		{url: "slack://" + tokens + "/#general", wantRedacted: "slack://T1JJ3T3L2/****/****/#general"},
-		{url: "slack://Voron@" + tokens + "?format=text", wantRedacted: "slack://Voron@T1JJ3T3L2/****/****", wantOpts: map[string]string{"format": "text"}},
-		{url: "https://hooks.slack-gov.com/services/" + tokens, wantHost: "hooks.slack-gov.com"},
-		{url: "slack://" + tokens + "?mode=gov", wantHost: "hooks.slack-gov.com"},
-		{url: "slack://?token=" + tokens, wantRedacted: "slack://T1JJ3T3L2/****/****"},
-		{url: "slack://xoxb-1234-1234-abc124/#general", wantErr: "bot tokens"},
-		{url: "slack://" + tokens + "?mode=bot", wantErr: "bot tokens"},
-		{url: "slack://" + tokens + "?mode=party", wantErr: "mode=party"},
-		{url: "slack://T1JJ3T3L2/A1BRTD4JD", wantErr: "token 3 of 3"},
-		{url: "slack://T1JJ3T3L2/A1B-RTD4JD/abc", wantErr: "token 2 of 3"},
-		{url: "slack://" + tokens + "/bob@example.com", wantErr: "e-mail"},
-		{url: "slack://" + tokens + "/%23bad.channel", wantErr: `"#bad.channel"`},
-		{url: "https://hooks.slack.com/workflows/abc", wantErr: "not a Slack webhook URL"},
-	} {
-		res, err := eng.Validate(context.Background(), "slack", tc.url)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.url, err)
-		}
-		if tc.wantErr != "" {
-			if res.OK || !strings.Contains(res.Error, tc.wantErr) {
-				t.Errorf("%s: got %+v, want error containing %q", tc.url, res, tc.wantErr)
-			}
-			continue
-		}
-		if !res.OK {
-			t.Errorf("%s: %s", tc.url, res.Error)
-			continue
-		}
-		host := tc.wantHost
-		if host == "" {
-			host = "hooks.slack.com"
-		}
-		if len(res.Hosts) != 1 || res.Hosts[0] != host {
-			t.Errorf("%s: hosts %v, want %s", tc.url, res.Hosts, host)
-		}
-		if strings.Contains(res.RedactedURL, "TIiajk") || tc.wantRedacted != "" && res.RedactedURL != tc.wantRedacted {
-			t.Errorf("%s: redacted %q, want %q", tc.url, res.RedactedURL, tc.wantRedacted)
-		}
-		for k, v := range tc.wantOpts {
-			if res.Options[k] != v {
-				t.Errorf("%s: option %s = %q, want %q", tc.url, k, res.Options[k], v)
-			}
-		}
-	}
+	transporttest.RunValidate(t, eng, "slack", []transporttest.Validation{
+		{URL: "slack://" + tokens + "/#general", Secret: "TIiajk", Redacted: "slack://T1JJ3T3L2/****/****/#general", Hosts: "hooks.slack.com"},
+		{URL: "slack://Voron@" + tokens + "?format=text", Secret: "TIiajk", Redacted: "slack://Voron@T1JJ3T3L2/****/****", Hosts: "hooks.slack.com", Format: "text"},
+		{URL: "https://hooks.slack-gov.com/services/" + tokens, Secret: "TIiajk", Redacted: "slack://T1JJ3T3L2/****/****", Hosts: "hooks.slack-gov.com"},
+		{URL: "slack://" + tokens + "?mode=gov", Secret: "TIiajk", Redacted: "slack://T1JJ3T3L2/****/****", Hosts: "hooks.slack-gov.com"},
+		{URL: "slack://?token=" + tokens, Secret: "TIiajk", Redacted: "slack://T1JJ3T3L2/****/****", Hosts: "hooks.slack.com"},
+		{URL: "slack://xoxb-1234-1234-abc124/#general", Err: "bot tokens"},
+		{URL: "slack://" + tokens + "?mode=bot", Secret: "TIiajk", Err: "bot tokens"},
+		{URL: "slack://" + tokens + "?mode=party", Secret: "TIiajk", Err: "mode=party"},
+		{URL: "slack://T1JJ3T3L2/A1BRTD4JD", Err: "token 3 of 3"},
+		{URL: "slack://T1JJ3T3L2/A1B-RTD4JD/abc", Err: "token 2 of 3"},
+		{URL: "slack://" + tokens + "/bob@example.com", Secret: "TIiajk", Err: "e-mail"},
+		{URL: "slack://" + tokens + "/%23bad.channel", Secret: "TIiajk", Err: `"#bad.channel"`},
+		{URL: "https://hooks.slack.com/workflows/abc", Err: "not a Slack webhook URL"},
+	})
 }
 
 func TestPyTime(t *testing.T) {

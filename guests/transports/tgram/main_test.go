@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
 
@@ -186,50 +185,18 @@ func TestSend(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		url, wantErr, wantRedacted string
-		wantOpts                   map[string]string
-	}{
-		{url: "tgram://" + token + "/12345/-100987", wantRedacted: "tgram://123456789:****/12345/-100987"},
-		{url: "tgram://" + token + "/12345?format=markdown&mdv=v2", wantOpts: map[string]string{"format": "markdown", "mdv": "v2"}},
-		{url: "tgram://" + token + "/12345?format=bogus", wantOpts: map[string]string{"format": ""}},
-		{url: "tgram://" + token, wantOpts: map[string]string{"detect": "yes"}},
-		{url: "tgram://" + token + "?detect=no", wantErr: "needs a chat id"},
-		{url: "tgram://12345/67890", wantErr: "needs a bot token"},
-		{url: "tgram://abc:def/12345", wantErr: "needs a bot token"},
-		{url: "tgram://" + token + "/bad.chat", wantErr: `chat "bad.chat" is not a chat id`},
-		{url: "tgram://" + token + "/12345?topic=abc", wantErr: "topic"},
-		{url: "tgram://" + token + "/12345?content=middle", wantErr: "content=middle"},
-	} {
-		res, err := eng.Validate(context.Background(), "tgram", tc.url)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.url, err)
-		}
-		if tc.wantErr != "" {
-			if res.OK || !strings.Contains(res.Error, tc.wantErr) {
-				t.Errorf("%s: got %+v, want error containing %q", tc.url, res, tc.wantErr)
-			}
-			if strings.Contains(res.Error, "ABCdef") {
-				t.Errorf("%s: error leaks the token: %s", tc.url, res.Error)
-			}
-			continue
-		}
-		if !res.OK {
-			t.Errorf("%s: %s", tc.url, res.Error)
-			continue
-		}
-		if len(res.Hosts) != 1 || res.Hosts[0] != "api.telegram.org" {
-			t.Errorf("%s: hosts %v", tc.url, res.Hosts)
-		}
-		if strings.Contains(res.RedactedURL, "ABCdef") || tc.wantRedacted != "" && res.RedactedURL != tc.wantRedacted {
-			t.Errorf("%s: redacted %q, want %q", tc.url, res.RedactedURL, tc.wantRedacted)
-		}
-		for k, v := range tc.wantOpts {
-			if res.Options[k] != v {
-				t.Errorf("%s: option %s = %q, want %q", tc.url, k, res.Options[k], v)
-			}
-		}
-	}
+	transporttest.RunValidate(t, eng, "tgram", []transporttest.Validation{
+		{URL: "tgram://" + token + "/12345/-100987", Secret: "ABCdef", Redacted: "tgram://123456789:****/12345/-100987", Hosts: "api.telegram.org"},
+		{URL: "tgram://" + token + "/12345?format=markdown&mdv=v2", Secret: "ABCdef", Redacted: "tgram://123456789:****/12345", Hosts: "api.telegram.org", Format: "markdown", Options: map[string]string{"mdv": "v2"}},
+		{URL: "tgram://" + token + "/12345?format=bogus", Secret: "ABCdef", Redacted: "tgram://123456789:****/12345", Hosts: "api.telegram.org"},
+		{URL: "tgram://" + token, Secret: "ABCdef", Redacted: "tgram://123456789:****", Hosts: "api.telegram.org", Options: map[string]string{"detect": "yes"}},
+		{URL: "tgram://" + token + "?detect=no", Secret: "ABCdef", Err: "needs a chat id"},
+		{URL: "tgram://12345/67890", Secret: "ABCdef", Err: "needs a bot token"},
+		{URL: "tgram://abc:def/12345", Secret: "ABCdef", Err: "needs a bot token"},
+		{URL: "tgram://" + token + "/bad.chat", Secret: "ABCdef", Err: `chat "bad.chat" is not a chat id`},
+		{URL: "tgram://" + token + "/12345?topic=abc", Secret: "ABCdef", Err: "topic"},
+		{URL: "tgram://" + token + "/12345?content=middle", Secret: "ABCdef", Err: "content=middle"},
+	})
 }
 
 func TestTelegramHTML(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
 
@@ -111,44 +110,16 @@ func TestSend(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		url, wantErr, wantRedacted, wantHost string
-		wantOpts                             map[string]string
-	}{
-		{url: "workflow://" + host + "/a1b2c3d4e5/SIG-abc_123", wantRedacted: "workflow://" + host + "/****/****", wantHost: host, wantOpts: map[string]string{"ver": "2016-06-01", "pa": "no"}},
-		{url: "workflows://" + host + ":8443/a1b2c3d4e5/SIG?format=text", wantRedacted: "workflow://" + host + ":8443/****/****", wantHost: host, wantOpts: map[string]string{"format": "text"}},
-		{url: "https://" + paHost + "/powerautomate/automations/direct/workflows/abc/triggers/manual/paths/invoke?sig=S", wantHost: paHost, wantOpts: map[string]string{"pa": "yes", "ver": "2022-03-01-preview"}},
-		{url: "workflow://" + host + "/a1b2c3d4e5", wantErr: "signature"},
-		{url: "workflow://" + host + "/a1b2c3d4e5/bad.sig", wantErr: "signature"},
-		{url: "workflow://" + host, wantErr: "workflow id"},
-		{url: "workflow://bad_/abc/def", wantErr: "needs the host"},
-		{url: "workflow://" + host + "/a/b?template=/tmp/card.json", wantErr: "template="},
-		{url: "https://" + host + "/workflows/abc/run", wantErr: "not a Power Automate workflow URL"},
-	} {
-		res, err := eng.Validate(context.Background(), "workflow", tc.url)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.url, err)
-		}
-		if tc.wantErr != "" {
-			if res.OK || !strings.Contains(res.Error, tc.wantErr) {
-				t.Errorf("%s: got %+v, want error containing %q", tc.url, res, tc.wantErr)
-			}
-			continue
-		}
-		if !res.OK {
-			t.Errorf("%s: %s", tc.url, res.Error)
-			continue
-		}
-		if len(res.Hosts) != 1 || res.Hosts[0] != tc.wantHost {
-			t.Errorf("%s: hosts %v, want %s", tc.url, res.Hosts, tc.wantHost)
-		}
-		if strings.Contains(res.RedactedURL, "SIG") || tc.wantRedacted != "" && res.RedactedURL != tc.wantRedacted {
-			t.Errorf("%s: redacted %q, want %q", tc.url, res.RedactedURL, tc.wantRedacted)
-		}
-		for k, v := range tc.wantOpts {
-			if res.Options[k] != v {
-				t.Errorf("%s: option %s = %q, want %q", tc.url, k, res.Options[k], v)
-			}
-		}
-	}
+	transporttest.RunValidate(t, eng, "workflow", []transporttest.Validation{
+		{URL: "workflow://" + host + "/a1b2c3d4e5/SIG-abc_123", Secret: "SIG", Redacted: "workflow://" + host + "/****/****", Hosts: host, Options: map[string]string{"ver": "2016-06-01", "pa": "no"}},
+		{URL: "workflows://" + host + ":8443/a1b2c3d4e5/SIG?format=text", Secret: "SIG", Redacted: "workflow://" + host + ":8443/****/****", Hosts: host, Format: "text"},
+		{URL: "https://" + paHost + "/powerautomate/automations/direct/workflows/abc/triggers/manual/paths/invoke?sig=S", Secret: "SIG", Redacted: "workflow://" + paHost + "/****/****", Hosts: paHost, Options: map[string]string{"pa": "yes", "ver": "2022-03-01-preview"}},
+		// The errors name the SIGNATURE placeholder, so no Secret for them.
+		{URL: "workflow://" + host + "/a1b2c3d4e5", Err: "signature"},
+		{URL: "workflow://" + host + "/a1b2c3d4e5/bad.sig", Err: "signature"},
+		{URL: "workflow://" + host, Err: "workflow id"},
+		{URL: "workflow://bad_/abc/def", Err: "needs the host"},
+		{URL: "workflow://" + host + "/a/b?template=/tmp/card.json", Err: "template="},
+		{URL: "https://" + host + "/workflows/abc/run", Err: "not a Power Automate workflow URL"},
+	})
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"strings"
 	"testing"
 
 	"github.com/moonrelay/moonrelay/guests/sdk"
@@ -57,29 +55,11 @@ func TestFailures(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	eng := transporttest.Engine(t, nil, transporttest.Guest(t, "."))
-	for _, tc := range []struct {
-		url, redacted, err string
-	}{
-		{url: "xmls://user:secret@soap.local/ws?format=html", redacted: "xmls://user:****@soap.local/ws"},
-		{url: "xml://host/?method=CONNECT", err: "xml: method=CONNECT is not one of POST, GET, DELETE, PUT, HEAD, PATCH"},
-		{url: "xml://-bad-/", err: `xml: "-bad-" is not a valid host name or address`},
-	} {
-		t.Run(tc.url, func(t *testing.T) {
-			vr, err := eng.Validate(context.Background(), "xml", tc.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.err != "" {
-				if vr.OK || !strings.HasPrefix(vr.Error, tc.err) {
-					t.Errorf("validate = %+v, want error %q", vr, tc.err)
-				}
-				return
-			}
-			if !vr.OK || vr.RedactedURL != tc.redacted {
-				t.Errorf("validate = %+v, want redacted %q", vr, tc.redacted)
-			}
-		})
-	}
+	transporttest.RunValidate(t, eng, "xml", []transporttest.Validation{
+		{URL: "xmls://user:secret@soap.local/ws?format=html", Secret: "secret", Redacted: "xmls://user:****@soap.local/ws", Hosts: "soap.local", Format: "html"},
+		{URL: "xml://host/?method=CONNECT", ErrPrefix: "xml: method=CONNECT is not one of POST, GET, DELETE, PUT, HEAD, PATCH"},
+		{URL: "xml://-bad-/", ErrPrefix: `xml: "-bad-" is not a valid host name or address`},
+	})
 }
 
 // TestExportCases writes the golden cases as JSON to $APPRISE_ORACLE_CASES,
