@@ -96,12 +96,12 @@ func (a *App) buildRuntime() error {
 		cacheDir = a.opts.WasmCacheDir
 	}
 	eng, err := runtime.New(context.Background(), runtime.Options{
-		CacheDir:   cacheDir,
-		Logger:     a.Log,
-		KV:         storeKV{a.Store},
-		UserAgent:  "Apprise",
-		Limits:     runtime.Limits{ExtraHosts: pc.ExtraHosts},
-		IdleUnload: idleUnload(pc.IdleUnload),
+		CacheDir:          cacheDir,
+		Logger:            a.Log,
+		KV:                storeKV{a.Store},
+		UserAgent:         "Apprise",
+		Limits:            runtime.Limits{ExtraHosts: pc.ExtraHosts},
+		IdleUnload:        idleUnload(pc.IdleUnload),
 		KeepCodeAnonymous: keepCodeAnonymous(pc.CodeFiles),
 	})
 	if err != nil {
