@@ -40,6 +40,8 @@ TESTENV := MOONRELAY_GUESTS=$(CURDIR)/$(GUESTDIR) MOONRELAY_WASM_CACHE=$(CURDIR)
 # Checking every guest once (compile + manifest) before the tests keeps each
 # test server's start-up fast.
 test: build guests
+	@unformatted=$$($$($(GO) env GOROOT)/bin/gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt -w these files: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(TESTENV) $(BIN) plugins list -d build/plugincheck
 	$(TESTENV) $(GO) test -race -count=1 -timeout 9m $$($(GO) list ./... | grep -v /guests/transports/)
