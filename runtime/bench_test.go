@@ -222,9 +222,34 @@ func BenchmarkFirstCall(b *testing.B) {
 	}
 }
 
+// BenchmarkCallAfterTrim times a call on a guest trimmed after being idle
+// (IdleTrim): it pays a page fault for each page it touches again.
+func BenchmarkCallAfterTrim(b *testing.B) {
+	ctx := context.Background()
+	e := newEngine(b, Options{IdleUnload: -1, IdleTrim: -1}, map[string]string{"echo": guestWasm(b, echoDir)})
+	p := e.guests["echo"].pool
+	if _, err := e.Send(ctx, "echo", benchReq, Call{Scope: "s"}); err != nil {
+		b.Fatal(err)
+	}
+	e.codeJobs.Wait()
+	var d time.Duration
+	for range b.N {
+		if !p.trimIfIdle(0, time.Now()) {
+			b.Fatal("not trimmed")
+		}
+		t0 := time.Now()
+		if _, err := e.Send(ctx, "echo", benchReq, Call{Scope: "s"}); err != nil {
+			b.Fatal(err)
+		}
+		d += time.Since(t0)
+	}
+	b.ReportMetric(float64(d.Microseconds())/float64(b.N)/1000, "ms/call")
+}
+
 // BenchmarkMemoryPerGuest reports the resident memory 20 guests add: loaded
 // (manifests read, nothing compiled), used (compiled, warmed, two calls
-// each, instances idle), and after the idle unload released them. The
+// each, instances idle), after the idle trim (IdleTrim), and after the idle
+// unload released them. The
 // anon-code variant keeps machine code in anonymous memory (the baseline
 // for file-backed code, internals.go).
 func BenchmarkMemoryPerGuest(b *testing.B) {
@@ -302,6 +327,10 @@ func benchMemoryPerGuest(b *testing.B, dir string, anon bool, send func(context.
 		}
 		used := settle()
 		for _, g := range e.order {
+			g.pool.trimIfIdle(0, time.Now())
+		}
+		trimmed := settle()
+		for _, g := range e.order {
 			if !g.pool.unloadIfIdle(ctx, 0, time.Now()) {
 				b.Fatalf("%s not unloaded", g.info.Name)
 			}
@@ -309,6 +338,7 @@ func benchMemoryPerGuest(b *testing.B, dir string, anon bool, send func(context.
 		unloaded := settle()
 		b.ReportMetric(float64(loaded-before)/n/(1<<20), "MiB-loaded/guest")
 		b.ReportMetric(float64(used-before)/n/(1<<20), "MiB-used/guest")
+		b.ReportMetric(float64(trimmed-before)/n/(1<<20), "MiB-idle-trimmed/guest")
 		b.ReportMetric(float64(unloaded-before)/n/(1<<20), "MiB-unloaded/guest")
 		e.Close(ctx)
 	}

@@ -117,9 +117,12 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if e.opts.IdleUnload == 0 {
 		e.opts.IdleUnload = DefaultIdleUnload
 	}
-	if e.opts.IdleUnload > 0 {
+	if e.opts.IdleTrim == 0 {
+		e.opts.IdleTrim = DefaultIdleTrim
+	}
+	if e.opts.IdleUnload > 0 || e.opts.IdleTrim > 0 {
 		e.bg.Add(1)
-		go e.unloadIdle(e.opts.IdleUnload)
+		go e.unloadIdle(e.opts.IdleUnload, e.opts.IdleTrim)
 	}
 	return e, nil
 }
@@ -179,13 +182,18 @@ func (e *Engine) fileBackCode(name string, mod api.Module) {
 	e.logger.Debug("guest machine code mapped from file", "guest", name, "file", path, "bytes", len(code))
 }
 
-// unloadIdle releases guests that have not been called for idle, until
-// the engine closes. A guest compiled only to validate a notifier URL at
-// start-up, or used once a day, then costs its manifest instead of tens of
-// MiB of machine code.
-func (e *Engine) unloadIdle(idle time.Duration) {
+// unloadIdle releases guests that have not been called for idle, and trims
+// those not called for trim (pool.trimIfIdle), until the engine closes
+// (either duration ≤ 0: never). A guest compiled only to validate a
+// notifier URL at start-up, or used once a day, then costs its manifest
+// instead of MiBs of machine code.
+func (e *Engine) unloadIdle(idle, trim time.Duration) {
 	defer e.bg.Done()
-	t := time.NewTicker(min(max(idle/4, 10*time.Millisecond), 30*time.Second))
+	shortest := idle
+	if shortest <= 0 || trim > 0 && trim < shortest {
+		shortest = trim
+	}
+	t := time.NewTicker(min(max(shortest/4, 10*time.Millisecond), 30*time.Second))
 	defer t.Stop()
 	for {
 		select {
@@ -196,8 +204,13 @@ func (e *Engine) unloadIdle(idle time.Duration) {
 			guests := append([]*guest(nil), e.order...)
 			e.mu.Unlock()
 			for _, g := range guests {
-				if g.pool != nil && g.pool.unloadIfIdle(e.bgCtx, idle, now) {
+				if g.pool == nil {
+					continue
+				}
+				if idle > 0 && g.pool.unloadIfIdle(e.bgCtx, idle, now) {
 					e.logger.Debug("guest unloaded after being idle", "guest", g.info.Name, "idle", idle)
+				} else if trim > 0 && g.pool.trimIfIdle(trim, now) {
+					e.logger.Debug("guest trimmed after being idle", "guest", g.info.Name, "idle", trim)
 				}
 			}
 		}

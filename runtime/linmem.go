@@ -16,6 +16,10 @@ type linearMemory interface {
 	zeroFrom(off, size uint64) error
 	// bytes is the memory at its current length.
 	bytes() []byte
+	// trim lets the kernel take back the pages a restore left equal to
+	// the snapshot image mapped under them; they read the same after. A
+	// memory without a mapped image keeps everything.
+	trim()
 }
 
 // memImage is a snapshot's memory as instances restore from it: a copy
@@ -26,6 +30,9 @@ type memImage interface {
 	size() uint64
 	// restoreInto makes the first size() bytes of lin equal the image.
 	restoreInto(lin linearMemory) error
+	// trim lets the kernel take back pages the host mapped to read the
+	// image; it reads them again when needed.
+	trim()
 	close()
 }
 
@@ -46,6 +53,8 @@ func (c copyImage) restoreInto(lin linearMemory) error {
 
 func (c copyImage) close() {}
 
+func (c copyImage) trim() {}
+
 // sliceMemory is the fallback memory where none can be mapped: a Go slice,
 // copied when it grows, as wazero does by default.
 type sliceMemory struct{ b []byte }
@@ -63,6 +72,8 @@ func (m *sliceMemory) Reallocate(size uint64) []byte {
 func (m *sliceMemory) Free() { m.b = nil }
 
 func (m *sliceMemory) bytes() []byte { return m.b }
+
+func (m *sliceMemory) trim() {}
 
 func (m *sliceMemory) zeroFrom(off, size uint64) error {
 	if size > uint64(len(m.b)) || off > size {

@@ -74,6 +74,20 @@ func (m *mappedMemory) bytes() []byte {
 	return m.buf[:m.size]
 }
 
+// trim drops the instance's own copies of image pages (MADV_DONTNEED on
+// the private mapping of the image): after a restore they equal the image,
+// and dropped they read as the image's shared pages again. The next call
+// pays a page fault for each page it writes. Without the image mapped the
+// pages would read as zero instead, so then nothing is dropped.
+func (m *mappedMemory) trim() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.buf == nil || m.mapped == nil {
+		return
+	}
+	_ = unix.Madvise(m.buf[:m.mapped.n], unix.MADV_DONTNEED)
+}
+
 // scratch returns m.vec with at least n bytes.
 func (m *mappedMemory) scratch(n int) []byte {
 	if cap(m.vec) < n {
@@ -237,6 +251,10 @@ func newMemfdImage(name string, mem []byte) (*memfdImage, error) {
 }
 
 func (img *memfdImage) size() uint64 { return img.n }
+
+// trim unmaps the pages of the read-only mapping restores copied from;
+// the memfd keeps them, and the next restore maps them again.
+func (img *memfdImage) trim() { _ = unix.Madvise(img.ro, unix.MADV_DONTNEED) }
 
 func (img *memfdImage) restoreInto(lin linearMemory) error {
 	if m, ok := lin.(*mappedMemory); ok {

@@ -23,6 +23,8 @@ const (
 	DefaultMaxIdle         = 4
 	// DefaultIdleUnload releases a guest unused for this long.
 	DefaultIdleUnload = 10 * time.Minute
+	// DefaultIdleTrim trims a guest unused for this long.
+	DefaultIdleTrim = time.Minute
 )
 
 // Limits bound what one guest may do. The zero value of each field means
@@ -143,6 +145,12 @@ type Options struct {
 	// loads it again from the disk cache (~0.1–0.2 s on a PC). Zero means
 	// DefaultIdleUnload; negative keeps every guest loaded.
 	IdleUnload time.Duration
+	// IdleTrim is how long a guest may go without a call before the
+	// kernel may take back the memory of its idle instances that equals
+	// its snapshot (a few hundred KiB to ~2 MiB); the guest stays loaded
+	// and its next call pays ~1 ms of page faults. Zero means
+	// DefaultIdleTrim; negative never trims.
+	IdleTrim time.Duration
 	// KeepCodeAnonymous leaves machine code in wazero's anonymous memory
 	// instead of mapping it from files in CacheDir/code (internals.go): for
 	// measuring what the files save.

@@ -203,6 +203,7 @@ type pool struct {
 	idle        []*instance // restored to snap after their last call; oldest first
 	refilling   bool
 	lastUsed    time.Time // last get or put; unloadIfIdle compares with it
+	trimmed     bool      // trimIfIdle ran since lastUsed
 }
 
 // compiled returns the compiled module, compiling it on first use (guests
@@ -395,7 +396,7 @@ func (p *pool) get(ctx context.Context, export string) (*instance, error) {
 		<-p.sem
 		return nil, ErrClosed
 	}
-	p.lastUsed = time.Now()
+	p.lastUsed, p.trimmed = time.Now(), false
 	if n := len(p.idle); n > 0 {
 		inst := p.idle[n-1]
 		p.idle = p.idle[:n-1]
@@ -486,7 +487,7 @@ func (p *pool) put(ctx context.Context, inst *instance) {
 		return
 	}
 	p.idle = append(p.idle, inst)
-	p.lastUsed = time.Now()
+	p.lastUsed, p.trimmed = time.Now(), false
 	code := p.codePending
 	p.codePending = nil
 	var evict *instance
@@ -513,6 +514,28 @@ func (p *pool) grownTooFar(snap *snapshot, inst *instance) bool {
 	limit := (p.g.limits.Memory + 65535) &^ 65535
 	base := snap.size()
 	return size > base+(limit-min(limit, base))/2
+}
+
+// trimIfIdle lets the kernel take back the memory of the guest's idle
+// instances and snapshot that equals the snapshot image (linearMemory.trim,
+// memImage.trim) when no call has used the guest for idle. The guest stays
+// loaded; its next call pays a page fault for each page it touches again.
+// It reports whether it trimmed.
+func (p *pool) trimIfIdle(idle time.Duration, now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.trimmed || p.snap == nil || now.Sub(p.lastUsed) < idle {
+		return false
+	}
+	// Instances in idle and fresh are in no call; p.mu keeps them there.
+	for _, inst := range append(p.idle[:len(p.idle):len(p.idle)], p.fresh) {
+		if inst != nil && inst.lin != nil {
+			inst.lin.trim()
+		}
+	}
+	p.snap.img.trim()
+	p.trimmed = true
+	return true
 }
 
 // unloadIfIdle releases the compiled module, every instance and the

@@ -24,14 +24,17 @@ type pluginsConfig struct {
 	// IdleUnload releases a plugin's machine code and instances after it
 	// has not been used for this long (default 10m; 0 never).
 	IdleUnload *time.Duration `toml:"idle_unload"`
+	// IdleTrim lets the kernel take back the memory a plugin's calls
+	// wrote after it has not been used for this long (default 1m; 0 never).
+	IdleTrim *time.Duration `toml:"idle_trim"`
 	// CodeFiles runs plugins' machine code from files in
 	// <data_path>/cache/wasm/code, so only the part in use stays in memory
 	// (default true; Linux only).
 	CodeFiles *bool `toml:"code_files"`
 }
 
-// idleUnload maps the config value to runtime.Options.IdleUnload: unset is
-// the default, 0 is never.
+// idleUnload maps idle_unload or idle_trim to runtime.Options.IdleUnload
+// or IdleTrim: unset is the default, 0 is never.
 func idleUnload(d *time.Duration) time.Duration {
 	switch {
 	case d == nil:
@@ -102,6 +105,7 @@ func (a *App) buildRuntime() error {
 		UserAgent:         "Apprise",
 		Limits:            runtime.Limits{ExtraHosts: pc.ExtraHosts},
 		IdleUnload:        idleUnload(pc.IdleUnload),
+		IdleTrim:          idleUnload(pc.IdleTrim),
 		KeepCodeAnonymous: keepCodeAnonymous(pc.CodeFiles),
 	})
 	if err != nil {
